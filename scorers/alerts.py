@@ -1,0 +1,97 @@
+"""Alert rules: below-threshold with hysteresis, recovery, and sharp drops.
+
+Alerts are a pure function of the previous alert state and the new evaluation, so a replay of
+the same events yields the same alerts with the same deterministic ``alert_id``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scorers.config import AlertConfig
+from scorers.model import Evaluation
+from scorers.state import CustomerState
+from scorers.timefmt import format_ms
+
+BELOW_THRESHOLD = "below_threshold"
+RECOVERED = "recovered"
+SHARP_DROP = "sharp_drop"
+ALERT_TYPES = (BELOW_THRESHOLD, RECOVERED, SHARP_DROP)
+SEVERITIES = ("critical", "warning", "info")
+
+
+def alert_id(customer_id: str, alert_type: str, as_of_ms: int) -> str:
+    """The deterministic id of an alert: the same crossing always gets the same id."""
+    return f"{customer_id}:{alert_type}:{format_ms(as_of_ms)}"
+
+
+def _severity(alert_type: str, score: float, cfg: AlertConfig) -> str:
+    if alert_type == RECOVERED:
+        return "info"
+    return "critical" if score < cfg.critical_below else "warning"
+
+
+def _alert(
+    state: CustomerState,
+    alert_type: str,
+    evaluation: Evaluation,
+    score: float,
+    previous: float | None,
+    cfg: AlertConfig,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "alert_id": alert_id(state.customer_id, alert_type, evaluation.as_of),
+        "type": alert_type,
+        "severity": _severity(alert_type, score, cfg),
+        "customer_id": state.customer_id,
+        "score": score,
+        "previous_score": previous,
+        "threshold": cfg.threshold,
+        "band": evaluation.band,
+        "drivers": [
+            {"component": d.component, "score": d.score, "impact": d.impact, "detail": d.detail}
+            for d in evaluation.drivers
+        ],
+        "confidence": evaluation.confidence,
+        "as_of": format_ms(evaluation.as_of),
+    }
+    if extra:
+        message.update(extra)
+    return message
+
+
+def check_alerts(
+    state: CustomerState,
+    evaluation: Evaluation,
+    score: float,
+    previous: float | None,
+    cfg: AlertConfig,
+) -> list[dict[str, Any]]:
+    """Update ``state``'s alert memory in place for the new ``score`` and return new alerts.
+
+    ``score`` is the rounded score being published; ``previous`` the last published score.
+    """
+    alerts: list[dict[str, Any]] = []
+    if not state.below and score < cfg.threshold:
+        state.below = True
+        alerts.append(_alert(state, BELOW_THRESHOLD, evaluation, score, previous, cfg))
+    elif state.below and score >= cfg.threshold + cfg.hysteresis:
+        state.below = False
+        alerts.append(_alert(state, RECOVERED, evaluation, score, previous, cfg))
+
+    # Sharp drop: the window keeps a decreasing run of (time, score), so its head is the
+    # highest score within the window.
+    at = float(evaluation.as_of)
+    window = [p for p in state.drop_window if p[0] >= at - cfg.sharp_drop_window_ms]
+    peak = window[0][1] if window else score
+    if peak - score >= cfg.sharp_drop_points:
+        extra = {"drop": round(peak - score, 1), "window_days": cfg.sharp_drop_window_ms / 86.4e6}
+        alerts.append(_alert(state, SHARP_DROP, evaluation, score, previous, cfg, extra))
+        window = [[at, score]]
+    else:
+        while window and window[-1][1] <= score:
+            window.pop()
+        window.append([at, score])
+    state.drop_window = window
+    return alerts

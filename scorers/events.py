@@ -1,0 +1,351 @@
+"""Input events: decoding and validation of the three event kinds (pure, no I/O).
+
+A payload is bytes from Kafka or a line of a file. :func:`decode_event` either returns a typed
+event or raises :class:`InvalidEvent` whose ``reason`` is a short code (a metric label) and whose
+message says what was wrong and how to fix it. Nothing here reads a clock: the caller passes the
+reference time used for the future-skew rule.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from scorers.timefmt import MAX_EVENT_MS, MIN_EVENT_MS, parse_rfc3339_ms
+
+PURCHASE: Final = "purchase"
+TICKET: Final = "ticket"
+INTERACTION: Final = "interaction"
+EVENT_KINDS: Final = (PURCHASE, TICKET, INTERACTION)
+
+PURCHASE_TYPES: Final = ("purchase", "return", "refund")
+TICKET_STATUSES: Final = ("opened", "updated", "escalated", "reopened", "resolved", "closed")
+PRIORITY_CODES: Final = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+CHANNELS: Final = (
+    "meeting", "call", "email", "chat", "login", "feature_use", "webinar", "survey",
+)
+DIRECTIONS: Final = ("inbound", "outbound")
+MAX_ID_CHARS: Final = 128
+MAX_TEXT_CHARS: Final = 256
+
+# Reason codes (metric label values) for rejected input.
+OVERSIZED: Final = "oversized"
+NOT_JSON: Final = "not_json"
+NOT_OBJECT: Final = "not_object"
+MISSING_FIELD: Final = "missing_field"
+BAD_TYPE: Final = "bad_type"
+OUT_OF_RANGE: Final = "out_of_range"
+BAD_ID: Final = "bad_id"
+BAD_TIMESTAMP: Final = "bad_timestamp"
+FUTURE_TIMESTAMP: Final = "future_timestamp"
+UNKNOWN_TOPIC: Final = "unknown_topic"
+REJECT_REASONS: Final = (
+    OVERSIZED, NOT_JSON, NOT_OBJECT, MISSING_FIELD, BAD_TYPE, OUT_OF_RANGE, BAD_ID,
+    BAD_TIMESTAMP, FUTURE_TIMESTAMP, UNKNOWN_TOPIC,
+)
+
+
+class InvalidEvent(ValueError):
+    """A payload that cannot be scored; ``reason`` is one of :data:`REJECT_REASONS`."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseEvent:
+    event_id: str
+    customer_id: str
+    ts: int
+    segment: str | None
+    order_id: str
+    type: str
+    amount: float
+    currency: str
+    product_id: str
+    category: str | None
+    quantity: int
+    kind: str = PURCHASE
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvent:
+    event_id: str
+    customer_id: str
+    ts: int
+    segment: str | None
+    ticket_id: str
+    status: str
+    priority: int  # index into PRIORITIES (low=0 .. urgent=3)
+    csat: int | None
+    category: str | None
+    kind: str = TICKET
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionEvent:
+    event_id: str
+    customer_id: str
+    ts: int
+    segment: str | None
+    channel: str
+    direction: str | None
+    sentiment: float | None
+    nps: int | None
+    csat: int | None
+    product_id: str | None
+    kind: str = INTERACTION
+
+
+Event = PurchaseEvent | TicketEvent | InteractionEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Input limits; ``max_future_skew_ms`` is measured against the caller's reference time."""
+
+    max_payload_bytes: int = 65536
+    max_future_skew_ms: int = 5 * 60 * 1000
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+
+def normalise_customer_id(value: str) -> str:
+    """NFC-normalise a customer id, refusing control and invisible format characters."""
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            raise InvalidEvent(
+                BAD_ID,
+                f"customer_id contains the control or invisible character U+{ord(char):04X}; "
+                "remove it at the source (ids are compared after Unicode NFC normalisation)",
+            )
+    return unicodedata.normalize("NFC", value)
+
+
+def parse_payload(raw: bytes | str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """Parse one message's bytes into a JSON object, enforcing the size limit first."""
+    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+    if size > limits.max_payload_bytes:
+        raise InvalidEvent(
+            OVERSIZED,
+            f"payload is {size} bytes, over the {limits.max_payload_bytes}-byte limit "
+            "(RELSCORE_MAX_PAYLOAD_BYTES); send one event per message",
+        )
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(NOT_JSON, f"payload is not UTF-8 JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise InvalidEvent(
+            NOT_OBJECT, f"payload is a JSON {type(obj).__name__}, expected one JSON object"
+        )
+    return obj
+
+
+def decode_event(
+    kind: str,
+    raw: bytes | str,
+    *,
+    reference_ms: int | None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Event:
+    """Decode and validate one payload of ``kind`` (see :data:`EVENT_KINDS`)."""
+    return validate_event(kind, parse_payload(raw, limits), reference_ms=reference_ms,
+                          limits=limits)
+
+
+def validate_event(
+    kind: str,
+    obj: dict[str, Any],
+    *,
+    reference_ms: int | None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Event:
+    """Validate a parsed JSON object as an event of ``kind``.
+
+    ``reference_ms`` is "now" for the future-skew rule (the Kafka record's timestamp in the
+    stream, the wall clock offline); None turns that rule off.
+    """
+    event_id = _identifier(obj, "event_id")
+    customer_id = normalise_customer_id(_identifier(obj, "customer_id"))
+    ts = _timestamp(obj, reference_ms, limits)
+    segment = _optional_text(obj, "segment")
+    if kind == PURCHASE:
+        return _purchase(obj, event_id, customer_id, ts, segment)
+    if kind == TICKET:
+        return _ticket(obj, event_id, customer_id, ts, segment)
+    if kind == INTERACTION:
+        return _interaction(obj, event_id, customer_id, ts, segment)
+    raise InvalidEvent(UNKNOWN_TOPIC, f"unknown event kind {kind!r}; use one of {EVENT_KINDS}")
+
+
+def _purchase(
+    obj: dict[str, Any], event_id: str, customer_id: str, ts: int, segment: str | None
+) -> PurchaseEvent:
+    return PurchaseEvent(
+        event_id=event_id,
+        customer_id=customer_id,
+        ts=ts,
+        segment=segment,
+        order_id=_identifier(obj, "order_id"),
+        type=_choice(obj, "type", PURCHASE_TYPES, default="purchase"),
+        amount=_number(obj, "amount", 0.0, 1e12, required=True),  # type: ignore[arg-type]
+        currency=_currency(obj),
+        product_id=_identifier(obj, "product_id"),
+        category=_optional_text(obj, "category"),
+        quantity=_integer(obj, "quantity", 1, 1_000_000, default=1),  # type: ignore[arg-type]
+    )
+
+
+def _ticket(
+    obj: dict[str, Any], event_id: str, customer_id: str, ts: int, segment: str | None
+) -> TicketEvent:
+    priority = _choice(obj, "priority", tuple(PRIORITY_CODES), default="normal")
+    return TicketEvent(
+        event_id=event_id,
+        customer_id=customer_id,
+        ts=ts,
+        segment=segment,
+        ticket_id=_identifier(obj, "ticket_id"),
+        status=_choice(obj, "status", TICKET_STATUSES, default=None),
+        priority=PRIORITY_CODES[priority],
+        csat=_integer(obj, "csat", 1, 5, default=None),
+        category=_optional_text(obj, "category"),
+    )
+
+
+def _interaction(
+    obj: dict[str, Any], event_id: str, customer_id: str, ts: int, segment: str | None
+) -> InteractionEvent:
+    direction = obj.get("direction")
+    return InteractionEvent(
+        event_id=event_id,
+        customer_id=customer_id,
+        ts=ts,
+        segment=segment,
+        channel=_choice(obj, "channel", CHANNELS, default=None),
+        direction=None if direction is None else _choice(obj, "direction", DIRECTIONS, None),
+        sentiment=_number(obj, "sentiment", -1.0, 1.0, required=False),
+        nps=_integer(obj, "nps", 0, 10, default=None),
+        csat=_integer(obj, "csat", 1, 5, default=None),
+        product_id=_optional_identifier(obj, "product_id"),
+    )
+
+
+def _identifier(obj: dict[str, Any], name: str) -> str:
+    value = obj.get(name)
+    if value is None:
+        raise InvalidEvent(MISSING_FIELD, f"required field {name!r} is missing")
+    if not isinstance(value, str):
+        raise InvalidEvent(BAD_TYPE, f"{name} must be a string, got {type(value).__name__}")
+    if not 1 <= len(value) <= MAX_ID_CHARS:
+        raise InvalidEvent(BAD_ID, f"{name} must be 1-{MAX_ID_CHARS} characters, got {len(value)}")
+    return value
+
+
+def _optional_identifier(obj: dict[str, Any], name: str) -> str | None:
+    return None if obj.get(name) is None else _identifier(obj, name)
+
+
+def _optional_text(obj: dict[str, Any], name: str) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidEvent(BAD_TYPE, f"{name} must be a string, got {type(value).__name__}")
+    if len(value) > MAX_TEXT_CHARS:
+        raise InvalidEvent(OUT_OF_RANGE, f"{name} is longer than {MAX_TEXT_CHARS} characters")
+    return value
+
+
+def _choice(obj: dict[str, Any], name: str, allowed: tuple[str, ...], default: str | None) -> str:
+    value = obj.get(name)
+    if value is None:
+        if default is None:
+            raise InvalidEvent(
+                MISSING_FIELD, f"required field {name!r} is missing; use one of {list(allowed)}"
+            )
+        return default
+    if not isinstance(value, str):
+        raise InvalidEvent(BAD_TYPE, f"{name} must be a string, got {type(value).__name__}")
+    if value not in allowed:
+        raise InvalidEvent(OUT_OF_RANGE, f"{name}={value[:40]!r} is not one of {list(allowed)}")
+    return value
+
+
+def _number(
+    obj: dict[str, Any], name: str, low: float, high: float, *, required: bool
+) -> float | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise InvalidEvent(MISSING_FIELD, f"required field {name!r} is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidEvent(BAD_TYPE, f"{name} must be a number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number) or not low <= number <= high:
+        raise InvalidEvent(OUT_OF_RANGE, f"{name}={value!r} is outside {low:g}..{high:g}")
+    return number
+
+
+def _integer(
+    obj: dict[str, Any], name: str, low: int, high: int, *, default: int | None
+) -> int | None:
+    value = obj.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidEvent(BAD_TYPE, f"{name} must be an integer, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise InvalidEvent(OUT_OF_RANGE, f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+def _currency(obj: dict[str, Any]) -> str:
+    value = obj.get("currency")
+    if value is None:
+        return "USD"
+    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isupper():
+        raise InvalidEvent(
+            OUT_OF_RANGE, f"currency must be a 3-letter ISO 4217 code like 'USD', got {value!r:.40}"
+        )
+    return value
+
+
+def _timestamp(obj: dict[str, Any], reference_ms: int | None, limits: Limits) -> int:
+    value = obj.get("ts")
+    if value is None:
+        raise InvalidEvent(MISSING_FIELD, "required field 'ts' is missing (RFC 3339 or epoch ms)")
+    if isinstance(value, bool):
+        raise InvalidEvent(BAD_TYPE, "ts must be an RFC 3339 string or integer epoch milliseconds")
+    if isinstance(value, int):
+        ts = value
+    elif isinstance(value, str):
+        try:
+            ts = parse_rfc3339_ms(value)
+        except ValueError as exc:
+            raise InvalidEvent(BAD_TIMESTAMP, f"ts={value[:40]!r}: {exc}") from None
+    else:
+        raise InvalidEvent(
+            BAD_TYPE, f"ts must be RFC 3339 text or integer epoch ms, got {type(value).__name__}"
+        )
+    if not MIN_EVENT_MS <= ts < MAX_EVENT_MS:
+        raise InvalidEvent(
+            BAD_TIMESTAMP,
+            f"ts={value!r} is outside 2000-01-01..3000-01-01 (epoch seconds sent as ms?)",
+        )
+    if reference_ms is not None and ts - reference_ms > limits.max_future_skew_ms:
+        raise InvalidEvent(
+            FUTURE_TIMESTAMP,
+            f"ts is {(ts - reference_ms) / 1000:.0f} s ahead of the record time, more than the "
+            f"allowed {limits.max_future_skew_ms / 1000:.0f} s (RELSCORE_MAX_FUTURE_SKEW_MS); "
+            "check the producer's clock",
+        )
+    return ts

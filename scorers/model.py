@@ -1,0 +1,343 @@
+"""The relationship-health model: six components, the composite, confidence and drivers.
+
+:func:`evaluate` values a :class:`CustomerState` at an event time ``at_ms`` (>= the state's
+clock) without changing it. Each component returns its 0-100 score and the parts that cost it
+points, each with a sentence a customer-success manager can act on; the composite is the
+weighted mean of the components that have data, shrunk toward the prior while evidence is thin.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scorers.config import COMPONENTS, DAY_MS, HOUR_MS, PRIORITIES, ScoringConfig
+from scorers.state import CustomerState, decay_factor
+
+LN2 = math.log(2.0)
+BANDS: tuple[tuple[float, str], ...] = ((80.0, "excellent"), (60.0, "good"), (40.0, "fair"))
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One reason a component lost points: ``loss`` points of 100, described by ``detail``."""
+
+    loss: float
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentResult:
+    score: float
+    parts: tuple[Part, ...]
+    last_data_ts: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    component: str
+    score: float
+    impact: float
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The model's verdict on one customer at ``as_of``."""
+
+    as_of: int
+    score: float
+    raw_score: float | None
+    components: dict[str, float | None]
+    confidence: float
+    drivers: tuple[Driver, ...]
+
+    @property
+    def band(self) -> str:
+        return band_of(self.score)
+
+
+def band_of(score: float) -> str:
+    """The seed-001 band of a score: excellent >= 80, good >= 60, fair >= 40, else poor."""
+    for floor, name in BANDS:
+        if score >= floor:
+            return name
+    return "poor"
+
+
+def _clamp(value: float, low: float = 0.0, high: float = 100.0) -> float:
+    return low if value < low else high if value > high else value
+
+
+def _recency(since_ms: float, grace_ms: float, zero_ms: float) -> float:
+    if since_ms <= grace_ms:
+        return 100.0
+    if since_ms >= zero_ms:
+        return 0.0
+    return 100.0 * (zero_ms - since_ms) / (zero_ms - grace_ms)
+
+
+def _expected_decayed(per_30_days: float, half_life_ms: float, history_ms: float) -> float:
+    """The decayed sum a customer at the target rate would have after ``history_ms``."""
+    rate = per_30_days / (30 * DAY_MS)
+    return rate * half_life_ms / LN2 * -math.expm1(-LN2 * history_ms / half_life_ms)
+
+
+def _days(ms: float) -> int:
+    return int(ms // DAY_MS)
+
+
+def purchase_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult | None:
+    if s.last_purchase_ts is None:
+        return None
+    c = cfg.purchase
+    f = decay_factor(at - s.ref_ts, c.half_life_ms)
+    cadence_ms = 30 * DAY_MS / c.expected_per_30_days
+    history = max(float(at - (s.first_purchase_ts or at)), cadence_ms)
+    expected = _expected_decayed(c.expected_per_30_days, c.half_life_ms, history)
+    frequency = 100.0 * min(1.0, s.p_count * f / expected)
+    since = at - s.last_purchase_ts
+    recency = _recency(since, c.recency_grace_ms, c.recency_zero_ms)
+    share = s.p_returned / s.p_value if s.p_value > 0 else float(s.p_returned > 0)
+    returns = 100.0 * (1.0 - min(1.0, share / c.return_share_zero))
+    score = c.frequency_share * frequency + c.recency_share * recency + c.returns_share * returns
+    per_month = s.p_count * f / (c.half_life_ms / LN2) * 30 * DAY_MS
+    activity_loss = c.frequency_share * (100 - frequency) + c.recency_share * (100 - recency)
+    if since > c.recency_grace_ms:
+        activity = f"no purchase in {_days(since)} days"
+    else:
+        activity = (
+            f"buying {per_month:.1f} times a month against {c.expected_per_30_days:g} expected"
+        )
+    parts = (
+        Part(activity_loss, activity),
+        Part(c.returns_share * (100 - returns), f"returns are {share:.0%} of order value"),
+    )
+    return ComponentResult(_clamp(score), parts, s.last_purchase_ts)
+
+
+def depth_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult | None:
+    if not s.products:
+        return None
+    c = cfg.depth
+    active = sum(1 for seen in s.products.values() if at - seen <= c.window_ms)
+    score = 100.0 * min(1.0, active / c.target_products)
+    detail = (
+        f"uses {active} of {c.target_products} target products or services "
+        f"in the last {_days(c.window_ms)} days"
+    )
+    return ComponentResult(score, (Part(100 - score, detail),), max(s.products.values()))
+
+
+def ticket_load(priority: int, opened: int, at: int, cfg: ScoringConfig) -> float:
+    """One open ticket's load at ``at``: its priority weight, growing once past its SLA."""
+    c = cfg.support
+    sla = c.sla_ms[priority]
+    overdue = min(c.max_overdue_factor, max(0.0, (at - opened - sla) / sla))
+    return c.priority_weight[priority] * (1.0 + overdue)
+
+
+def open_ticket_load(s: CustomerState, at: int, cfg: ScoringConfig) -> float:
+    """The weighted load of all open tickets at ``at``."""
+    return sum(ticket_load(p, opened, at, cfg) for p, opened in s.open_tickets.values())
+
+
+def _open_ticket_detail(s: CustomerState, at: int, cfg: ScoringConfig) -> str:
+    overdue = [
+        (priority, at - opened)
+        for priority, opened in s.open_tickets.values()
+        if at - opened > cfg.support.sla_ms[priority]
+    ]
+    if overdue:
+        worst = max(priority for priority, _ in overdue)
+        worst_ages = [age for priority, age in overdue if priority == worst]
+        count = len(worst_ages)
+        noun = "ticket" if count == 1 else "tickets"
+        return (
+            f"{count} {PRIORITIES[worst]} {noun} open past SLA "
+            f"(oldest {max(worst_ages) // HOUR_MS} h)"
+        )
+    count = len(s.open_tickets)
+    worst = max(priority for priority, _ in s.open_tickets.values())
+    return f"{count} ticket{'s' if count != 1 else ''} open (highest priority {PRIORITIES[worst]})"
+
+
+def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult:
+    """Support: open tickets by priority and age past SLA, recent escalations, reopens, late
+    resolutions and ticket CSAT. A customer without tickets scores 100 (nothing wrong)."""
+    c = cfg.support
+    f = decay_factor(at - s.ref_ts, c.half_life_ms)
+    open_load = open_ticket_load(s, at, cfg)
+    loads = (
+        (open_load, _open_ticket_detail(s, at, cfg) if s.open_tickets else ""),
+        (s.s_escalations * f * c.escalation_load,
+         f"{s.s_escalations * f:.1f} recent escalations (decayed)"),
+        (s.s_reopens * f * c.reopen_load, f"{s.s_reopens * f:.1f} recently reopened tickets"),
+        (s.s_late * f * c.late_resolution_load,
+         f"{s.s_late * f:.1f} tickets recently resolved past SLA"),
+    )
+    total = sum(load for load, _ in loads)
+    base = 100.0 / (1.0 + total / c.softness)
+    csat_n = s.s_csat_n * f
+    parts: list[Part] = []
+    if csat_n > 1e-9:
+        csat_avg = s.s_csat_sum / s.s_csat_n
+        csat_score = (csat_avg - 1.0) * 25.0
+        score = (1 - c.csat_share) * base + c.csat_share * csat_score
+        parts.append(Part(c.csat_share * (100 - csat_score), f"ticket CSAT {csat_avg:.1f}/5"))
+        base_share = 1 - c.csat_share
+    else:
+        score = base
+        base_share = 1.0
+    if total > 0:
+        lost = base_share * (100 - base)
+        parts.extend(Part(lost * load / total, detail) for load, detail in loads if load > 0)
+    return ComponentResult(_clamp(score), tuple(parts), s.last_ticket_ts)
+
+
+def engagement_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult | None:
+    if s.last_touch_ts is None:
+        return None
+    c = cfg.engagement
+    f = decay_factor(at - s.ref_ts, c.half_life_ms)
+    cadence_ms = 30 * DAY_MS / c.target_per_30_days
+    history = max(float(at - s.first_ts), cadence_ms)
+    expected = _expected_decayed(c.target_per_30_days, c.half_life_ms, history)
+    volume = 100.0 * min(1.0, s.e_touch * f / expected)
+    since = at - s.last_touch_ts
+    recency = _recency(since, c.recency_grace_ms, c.recency_zero_ms)
+    activity = (
+        f"no contact in {_days(since)} days" if since > c.recency_grace_ms
+        else f"contact volume at {volume:.0f}% of target"
+    )
+    terms = [(c.volume_share, volume, activity), (c.recency_share, recency, activity)]
+    if s.e_sent_w > 1e-12:
+        mean = s.e_sent_sum / s.e_sent_w
+        terms.append((c.sentiment_share, 50.0 * (1.0 + mean),
+                      f"negative sentiment in conversations ({mean:+.2f})"))
+    share_sum = sum(share for share, _, _ in terms)
+    score = sum(share * value for share, value, _ in terms) / share_sum
+    losses: dict[str, float] = {}
+    for share, value, detail in terms:
+        losses[detail] = losses.get(detail, 0.0) + share / share_sum * (100 - value)
+    parts_out = tuple(Part(loss, detail) for detail, loss in losses.items())
+    return ComponentResult(_clamp(score), parts_out, s.last_touch_ts)
+
+
+def satisfaction_component(
+    s: CustomerState, at: int, cfg: ScoringConfig
+) -> ComponentResult | None:
+    c = cfg.satisfaction
+    has_nps = s.nps_n > 1e-12
+    has_csat = s.csat_n > 1e-12
+    if not (has_nps or has_csat):
+        return None
+    parts: list[Part] = []
+    weighted = 0.0
+    total_share = 0.0
+    if has_nps:
+        nps = s.nps_sum / s.nps_n
+        label = "promoter" if nps >= 9 else "passive" if nps >= 7 else "detractor"
+        weighted += c.nps_share * nps * 10.0
+        total_share += c.nps_share
+        parts.append(Part(c.nps_share * (100 - nps * 10.0),
+                          f"NPS answers average {nps:.1f}/10 ({label})"))
+    if has_csat:
+        csat = s.csat_sum / s.csat_n
+        weighted += c.csat_share * (csat - 1.0) * 25.0
+        total_share += c.csat_share
+        parts.append(Part(c.csat_share * (100 - (csat - 1.0) * 25.0),
+                          f"CSAT answers average {csat:.1f}/5"))
+    scale = 1.0 / total_share
+    return ComponentResult(
+        _clamp(weighted * scale),
+        tuple(Part(p.loss * scale, p.detail) for p in parts),
+        s.last_survey_ts,
+    )
+
+
+def revenue_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult | None:
+    if s.first_purchase_ts is None:
+        return None
+    c = cfg.revenue
+    history = at - s.first_purchase_ts
+    if history < c.min_history_ms or history <= 0:
+        return None
+    short = s.rev_short * decay_factor(at - s.ref_ts, c.short_half_life_ms)
+    long = s.rev_long * decay_factor(at - s.ref_ts, c.long_half_life_ms)
+    short_rate = max(0.0, short) * LN2 / (c.short_half_life_ms * -math.expm1(
+        -LN2 * history / c.short_half_life_ms))
+    long_rate = max(0.0, long) * LN2 / (c.long_half_life_ms * -math.expm1(
+        -LN2 * history / c.long_half_life_ms))
+    if long_rate <= 0:
+        return None
+    growth = short_rate / long_rate - 1.0
+    # Steady spend is healthy (70); growth earns the rest, decline takes it all away.
+    scaled = max(-1.0, min(1.0, growth / c.full_scale_growth))
+    score = 70.0 + (30.0 * scaled if scaled >= 0 else 70.0 * scaled)
+    direction = "down" if growth < 0 else "up"
+    detail = f"spend {direction} {abs(growth):.0%} against its long-run rate"
+    return ComponentResult(_clamp(score), (Part(100 - score, detail),), s.last_purchase_ts)
+
+
+_COMPONENT_FUNCTIONS = {
+    "purchase": purchase_component,
+    "depth": depth_component,
+    "support": support_component,
+    "engagement": engagement_component,
+    "satisfaction": satisfaction_component,
+    "revenue": revenue_component,
+}
+
+
+def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
+    """Value ``s`` at event time ``at`` (clamped to the state's clock); no side effects."""
+    at = max(at, s.ref_ts)
+    weights = cfg.weights_for(s.segment)
+    results: dict[str, ComponentResult | None] = {
+        name: _COMPONENT_FUNCTIONS[name](s, at, cfg) for name in COMPONENTS
+    }
+    present = {
+        name: result for name, result in results.items()
+        if result is not None and weights[name] > 0
+    }
+    weight_sum = sum(weights[name] for name in present)
+    raw: float | None = None
+    if weight_sum > 0:
+        raw = sum(weights[name] * r.score for name, r in present.items()) / weight_sum
+    evidence = float(s.evidence)
+    k = cfg.prior_strength
+    trust = evidence / (evidence + k) if evidence + k > 0 else 1.0
+    score = cfg.prior_score if raw is None else trust * raw + (1 - trust) * cfg.prior_score
+    score = _clamp(score)
+
+    total_weight = sum(w for w in weights.values() if w > 0)
+    fresh_weight = 0.0
+    for name, result in present.items():
+        if result.last_data_ts is None:
+            continue
+        if at - result.last_data_ts <= cfg.fresh_half_lives * cfg.half_life_ms(name):
+            fresh_weight += weights[name]
+    confidence = (fresh_weight / total_weight) * trust if total_weight else 0.0
+
+    drivers: list[Driver] = []
+    for name, result in present.items():
+        impact = weights[name] / weight_sum * (100.0 - result.score)
+        if impact < 0.5 or not result.parts:
+            continue
+        worst = max(result.parts, key=lambda part: part.loss)
+        if worst.loss <= 0:
+            continue
+        drivers.append(Driver(name, round(result.score, 1), round(impact, 1), worst.detail))
+    drivers.sort(key=lambda d: (-d.impact, d.component))
+    return Evaluation(
+        as_of=at,
+        score=score,
+        raw_score=raw,
+        components={
+            name: (None if results[name] is None else round(results[name].score, 1))  # type: ignore[union-attr]
+            for name in COMPONENTS
+        },
+        confidence=round(confidence, 3),
+        drivers=tuple(drivers[: cfg.alerts.max_drivers]),
+    )

@@ -1,0 +1,253 @@
+"""The scorer: ``(state, event) -> (state, outputs)``, the one entry point of the model.
+
+The same functions score a live stream, a replayed topic and a JSONL file. They never read a
+clock, never touch I/O and never mutate the state they are given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from scorers.alerts import check_alerts
+from scorers.config import ScoringConfig
+from scorers.events import Event, InteractionEvent, PurchaseEvent, TicketEvent
+from scorers.model import Evaluation, evaluate, ticket_load
+from scorers.state import CustomerState, decay_factor
+from scorers.timefmt import format_ms
+
+EVENT = "event"
+DECAY = "decay"
+
+
+@dataclass(slots=True)
+class Outputs:
+    """What one step produced: a score message when the score changed, and any alerts."""
+
+    duplicate: bool = False
+    late: bool = False
+    score: dict[str, Any] | None = None
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: Evaluation | None = None
+
+
+def new_state(event: Event) -> CustomerState:
+    """The empty state of a customer first seen with ``event``."""
+    return CustomerState(customer_id=event.customer_id, first_ts=event.ts, ref_ts=event.ts)
+
+
+def apply_event(
+    state: CustomerState | None, event: Event, cfg: ScoringConfig
+) -> tuple[CustomerState, Outputs]:
+    """Apply one validated event; a repeated ``event_id`` returns the state unchanged."""
+    if state is None:
+        state = new_state(event)
+    elif event.event_id in state.recent_ids:
+        return state, Outputs(duplicate=True)
+    s = state.copy()
+    late = event.ts < s.ref_ts
+    if event.ts > s.ref_ts:
+        _advance(s, event.ts, cfg)
+    s.first_ts = min(s.first_ts, event.ts)
+    s.events_seen += 1
+    s.recent_ids.append(event.event_id)
+    if len(s.recent_ids) > cfg.dedup_memory:
+        del s.recent_ids[: len(s.recent_ids) - cfg.dedup_memory]
+    if event.segment is not None and event.ts >= s.segment_ts:
+        s.segment, s.segment_ts = event.segment, event.ts
+    if isinstance(event, PurchaseEvent):
+        _apply_purchase(s, event, cfg)
+    elif isinstance(event, TicketEvent):
+        _apply_ticket(s, event, cfg)
+    else:
+        _apply_interaction(s, event, cfg)
+    outputs = _publish(s, s.ref_ts, EVENT, cfg)
+    outputs.late = late
+    return s, outputs
+
+
+def rescore(
+    state: CustomerState, at_ms: int, cfg: ScoringConfig
+) -> tuple[CustomerState, Outputs]:
+    """Re-score ``state`` at event time ``at_ms`` with no new event (time alone: ``decay``)."""
+    if at_ms <= state.ref_ts:
+        return state, Outputs()
+    s = state.copy()
+    _advance(s, at_ms, cfg)
+    return s, _publish(s, at_ms, DECAY, cfg)
+
+
+def score_message(s: CustomerState, evaluation: Evaluation, score: float,
+                  previous: float | None, reason: str, cfg: ScoringConfig) -> dict[str, Any]:
+    """The ``relationship-scores`` message for ``evaluation`` (DESIGN section 4)."""
+    return {
+        "customer_id": s.customer_id,
+        "score": score,
+        "band": evaluation.band,
+        "previous_score": previous,
+        "components": evaluation.components,
+        "confidence": evaluation.confidence,
+        "as_of": format_ms(evaluation.as_of),
+        "events_seen": s.events_seen,
+        "reason": reason,
+        "segment": s.segment,
+        "drivers": [
+            {"component": d.component, "score": d.score, "impact": d.impact, "detail": d.detail}
+            for d in evaluation.drivers
+        ],
+        "scorer_version": cfg.scorer_version,
+    }
+
+
+def _publish(s: CustomerState, at: int, reason: str, cfg: ScoringConfig) -> Outputs:
+    evaluation = evaluate(s, at, cfg)
+    score = round(evaluation.score, 1)
+    outputs = Outputs(evaluation=evaluation)
+    if score == s.score and evaluation.components == s.components:
+        return outputs
+    previous = s.score
+    outputs.alerts = check_alerts(s, evaluation, score, previous, cfg.alerts)
+    outputs.score = score_message(s, evaluation, score, previous, reason, cfg)
+    s.score = score
+    s.components = evaluation.components
+    return outputs
+
+
+def _advance(s: CustomerState, to_ms: int, cfg: ScoringConfig) -> None:
+    """Move the state's clock forward to ``to_ms``, decaying every sum."""
+    dt = to_ms - s.ref_ts
+    fp = decay_factor(dt, cfg.purchase.half_life_ms)
+    s.p_count *= fp
+    s.p_value *= fp
+    s.p_returned *= fp
+    s.rev_short *= decay_factor(dt, cfg.revenue.short_half_life_ms)
+    s.rev_long *= decay_factor(dt, cfg.revenue.long_half_life_ms)
+    fs = decay_factor(dt, cfg.support.half_life_ms)
+    s.s_escalations *= fs
+    s.s_reopens *= fs
+    s.s_late *= fs
+    s.s_csat_sum *= fs
+    s.s_csat_n *= fs
+    fe = decay_factor(dt, cfg.engagement.half_life_ms)
+    s.e_touch *= fe
+    s.e_sent_sum *= fe
+    s.e_sent_w *= fe
+    fq = decay_factor(dt, cfg.satisfaction.half_life_ms)
+    s.nps_sum *= fq
+    s.nps_n *= fq
+    s.csat_sum *= fq
+    s.csat_n *= fq
+    s.ref_ts = to_ms
+
+
+def _weight(s: CustomerState, ts: int, half_life_ms: float) -> float:
+    """The weight today of an observation at ``ts`` (< 1 for late events)."""
+    return decay_factor(s.ref_ts - ts, half_life_ms)
+
+
+def _see_product(s: CustomerState, product_id: str, ts: int, cfg: ScoringConfig) -> None:
+    if s.products.get(product_id, -1) >= ts:
+        return
+    s.products[product_id] = ts
+    if len(s.products) > cfg.depth.max_products:
+        stalest = min(s.products, key=lambda p: (s.products[p], p))
+        del s.products[stalest]
+
+
+def _apply_purchase(s: CustomerState, e: PurchaseEvent, cfg: ScoringConfig) -> None:
+    w = _weight(s, e.ts, cfg.purchase.half_life_ms)
+    ws = _weight(s, e.ts, cfg.revenue.short_half_life_ms)
+    wl = _weight(s, e.ts, cfg.revenue.long_half_life_ms)
+    s.evidence += 1
+    if e.type == "purchase":
+        s.p_count += w
+        s.p_value += e.amount * w
+        s.rev_short += e.amount * ws
+        s.rev_long += e.amount * wl
+        if s.first_purchase_ts is None or e.ts < s.first_purchase_ts:
+            s.first_purchase_ts = e.ts
+        if s.last_purchase_ts is None or e.ts > s.last_purchase_ts:
+            s.last_purchase_ts = e.ts
+        _see_product(s, e.product_id, e.ts, cfg)
+    else:
+        s.p_returned += e.amount * w
+        s.rev_short -= e.amount * ws
+        s.rev_long -= e.amount * wl
+
+
+def _apply_ticket(s: CustomerState, e: TicketEvent, cfg: ScoringConfig) -> None:
+    c = cfg.support
+    w = _weight(s, e.ts, c.half_life_ms)
+    if s.last_ticket_ts is None or e.ts > s.last_ticket_ts:
+        s.last_ticket_ts = e.ts
+    tid = e.ticket_id
+    if e.status == "opened":
+        closed = s.closed_tickets.get(tid)
+        if tid in s.open_tickets or (closed is not None and closed[1] >= e.ts):
+            return  # already open, or this open arrived after its own resolution
+        _open_ticket(s, tid, e.priority, e.ts, cfg)
+    elif e.status in ("updated", "escalated"):
+        if e.status == "escalated":
+            s.s_escalations += w
+        ticket = s.open_tickets.get(tid)
+        if ticket is not None:
+            ticket[0] = max(ticket[0], e.priority)
+        elif tid not in s.closed_tickets:
+            _open_ticket(s, tid, e.priority, e.ts, cfg)
+    elif e.status == "reopened":
+        s.s_reopens += w
+        if tid not in s.open_tickets:
+            s.closed_tickets.pop(tid, None)
+            _open_ticket(s, tid, e.priority, e.ts, cfg)
+    else:  # resolved or closed
+        if e.csat is not None:
+            s.s_csat_sum += e.csat * w
+            s.s_csat_n += w
+        ticket = s.open_tickets.pop(tid, None)
+        if tid in s.closed_tickets:
+            return  # "closed" after "resolved": one resolution
+        s.evidence += 1
+        priority = e.priority if ticket is None else ticket[0]
+        if ticket is not None and e.ts - ticket[1] > c.sla_ms[priority]:
+            s.s_late += w
+        s.closed_tickets[tid] = [priority, e.ts]
+        if len(s.closed_tickets) > c.max_open_tickets:
+            oldest = min(s.closed_tickets, key=lambda t: (s.closed_tickets[t][1], t))
+            del s.closed_tickets[oldest]
+
+
+def _open_ticket(s: CustomerState, tid: str, priority: int, ts: int, cfg: ScoringConfig) -> None:
+    s.open_tickets[tid] = [priority, ts]
+    if len(s.open_tickets) > cfg.support.max_open_tickets:
+        # Drop the ticket that weighs least, so a new ticket can never lighten the load.
+        loads = {
+            tid: ticket_load(priority, opened, s.ref_ts, cfg)
+            for tid, (priority, opened) in s.open_tickets.items()
+        }
+        lightest = min(loads, key=lambda tid: (loads[tid], tid))
+        del s.open_tickets[lightest]
+
+
+def _apply_interaction(s: CustomerState, e: InteractionEvent, cfg: ScoringConfig) -> None:
+    c = cfg.engagement
+    w = _weight(s, e.ts, c.half_life_ms)
+    s.evidence += 1
+    weight = c.channel_weight[e.channel]
+    s.e_touch += weight * w
+    if s.last_touch_ts is None or e.ts > s.last_touch_ts:
+        s.last_touch_ts = e.ts
+    if e.sentiment is not None:
+        s.e_sent_sum += e.sentiment * weight * w
+        s.e_sent_w += weight * w
+    if e.product_id is not None:
+        _see_product(s, e.product_id, e.ts, cfg)
+    if e.nps is not None or e.csat is not None:
+        wq = _weight(s, e.ts, cfg.satisfaction.half_life_ms)
+        if e.nps is not None:
+            s.nps_sum += e.nps * wq
+            s.nps_n += wq
+        if e.csat is not None:
+            s.csat_sum += e.csat * wq
+            s.csat_n += wq
+        if s.last_survey_ts is None or e.ts > s.last_survey_ts:
+            s.last_survey_ts = e.ts

@@ -1,0 +1,99 @@
+"""A customer's compact scoring state and its byte encoding.
+
+Every decayed sum is valued at ``ref_ts``, the customer's clock (the latest event time seen, or
+the time of the latest decay re-score). Advancing the clock multiplies each sum by
+``2 ** (-dt / half_life)``; a late event adds ``x * 2 ** (-(ref_ts - t) / half_life)`` without
+moving the clock, so the sums do not depend on arrival order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import orjson
+
+STATE_FORMAT = 1
+
+
+def decay_factor(elapsed_ms: float, half_life_ms: float) -> float:
+    """The weight left after ``elapsed_ms`` for a half-life of ``half_life_ms`` (1 when <= 0)."""
+    if elapsed_ms <= 0:
+        return 1.0
+    return float(2.0 ** (-elapsed_ms / half_life_ms))
+
+
+@dataclass(slots=True)
+class CustomerState:
+    """Everything the model keeps about one customer (a few hundred bytes encoded)."""
+
+    customer_id: str
+    first_ts: int
+    ref_ts: int
+    segment: str | None = None
+    segment_ts: int = 0
+    events_seen: int = 0
+    evidence: int = 0
+    recent_ids: list[str] = field(default_factory=list)
+    # purchases (purchase half-life)
+    p_count: float = 0.0
+    p_value: float = 0.0
+    p_returned: float = 0.0
+    first_purchase_ts: int | None = None
+    last_purchase_ts: int | None = None
+    # revenue (short and long half-lives), net of returns
+    rev_short: float = 0.0
+    rev_long: float = 0.0
+    # depth: product or service -> last time seen
+    products: dict[str, int] = field(default_factory=dict)
+    # support: ticket id -> [priority code, opened ts]; closed: ticket id -> [priority, closed ts]
+    open_tickets: dict[str, list[int]] = field(default_factory=dict)
+    closed_tickets: dict[str, list[int]] = field(default_factory=dict)
+    last_ticket_ts: int | None = None
+    s_escalations: float = 0.0
+    s_reopens: float = 0.0
+    s_late: float = 0.0
+    s_csat_sum: float = 0.0
+    s_csat_n: float = 0.0
+    # engagement (engagement half-life)
+    e_touch: float = 0.0
+    e_sent_sum: float = 0.0
+    e_sent_w: float = 0.0
+    last_touch_ts: int | None = None
+    # satisfaction (satisfaction half-life)
+    nps_sum: float = 0.0
+    nps_n: float = 0.0
+    csat_sum: float = 0.0
+    csat_n: float = 0.0
+    last_survey_ts: int | None = None
+    # output memory: last published score and components, alert state
+    score: float | None = None
+    components: dict[str, float | None] | None = None
+    below: bool = False
+    drop_window: list[list[float]] = field(default_factory=list)
+
+    def copy(self) -> CustomerState:
+        """A copy whose containers can be changed without touching this state."""
+        clone = CustomerState(**{name: getattr(self, name) for name in _FIELD_NAMES})
+        clone.recent_ids = list(self.recent_ids)
+        clone.products = dict(self.products)
+        clone.open_tickets = {k: list(v) for k, v in self.open_tickets.items()}
+        clone.closed_tickets = {k: list(v) for k, v in self.closed_tickets.items()}
+        clone.components = None if self.components is None else dict(self.components)
+        clone.drop_window = [list(point) for point in self.drop_window]
+        return clone
+
+    def to_bytes(self) -> bytes:
+        """Encode for the state table (a JSON array in field order, prefixed by the format)."""
+        return orjson.dumps([STATE_FORMAT, *(getattr(self, name) for name in _FIELD_NAMES)])
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CustomerState:
+        """Decode what :meth:`to_bytes` wrote."""
+        values: list[Any] = orjson.loads(data)
+        if not values or values[0] != STATE_FORMAT:
+            raise ValueError(f"unknown customer state format {values[:1]!r}")
+        return cls(*values[1:])
+
+
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(CustomerState))

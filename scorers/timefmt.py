@@ -1,0 +1,36 @@
+"""Event-time parsing and formatting: RFC 3339 strings and epoch milliseconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+# Earliest event time accepted: anything before is a unit mistake (seconds for ms) or junk.
+MIN_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+MAX_EVENT_MS = 32_503_680_000_000  # 3000-01-01T00:00:00Z
+
+
+def parse_rfc3339_ms(text: str) -> int:
+    """Parse an RFC 3339 timestamp with an explicit offset (``Z`` or ``+hh:mm``) to epoch ms.
+
+    Raises ValueError when the text is not RFC 3339 or has no offset.
+    """
+    if len(text) < 20 or text[10] not in "Tt ":
+        raise ValueError("not an RFC 3339 timestamp like 2026-11-20T10:00:00Z")
+    normalised = text[:-1] + "+00:00" if text[-1] in "Zz" else text
+    parsed = datetime.fromisoformat(normalised)
+    if parsed.tzinfo is None:
+        raise ValueError("RFC 3339 timestamp needs an offset (Z or +hh:mm)")
+    delta = parsed - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def format_ms(epoch_ms: int | float) -> str:
+    """Format epoch milliseconds as RFC 3339 UTC: ``2026-11-20T10:00:00Z`` (ms when non-zero)."""
+    ms = int(epoch_ms)
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    millis = ms % 1000
+    return f"{base}.{millis:03d}Z" if millis else f"{base}Z"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -1,0 +1,127 @@
+"""Runtime settings, read from ``RELSCORE_*`` environment variables.
+
+Every setting has a documented default that works with ``relscore stack up``. Secrets
+(SASL password, Redis URL credentials) are kept out of ``repr`` so they never reach a log.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ENV_PREFIX = "RELSCORE_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+def _redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.username:
+        netloc = f"{parts.username}:***@{netloc}"
+    else:
+        netloc = f":***@{netloc}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All runtime settings of a relscore process (see README "Settings")."""
+
+    kafka_bootstrap: str = "localhost:19092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = field(default=None, repr=False)
+    kafka_ssl_cafile: str | None = None
+    redis_url: str = field(default="redis://localhost:16379/0", repr=False)
+    redis_prefix: str = "relscore:"
+    app_id: str = "relscore"
+    topic_purchases: str = "purchases"
+    topic_tickets: str = "support-tickets"
+    topic_interactions: str = "interactions"
+    topic_scores: str = "relationship-scores"
+    topic_alerts: str = "relationship-alerts"
+    topic_dlq: str = "relationship-dlq"
+    partitions: int = 4
+    replication_factor: int = 1
+    web_host: str = "0.0.0.0"
+    web_port: int = 6066
+    table_store: str = "memory://"
+    data_dir: str = ".run/worker"
+    config_path: str | None = None
+    max_payload_bytes: int = 65536
+    max_future_skew_ms: int = 5 * 60 * 1000
+    log_level: str = "INFO"
+    run_dir: str = ".run"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    redis_port: int = 16379
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr
+        )
+        return f"Settings({shown}, redis_url={_redact_url(self.redis_url)!r})"
+
+    @property
+    def input_topics(self) -> tuple[str, str, str]:
+        return (self.topic_purchases, self.topic_tickets, self.topic_interactions)
+
+    @property
+    def run_path(self) -> Path:
+        return Path(self.run_dir).resolve()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``RELSCORE_<FIELD>`` variables (upper-case field names)."""
+        source = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = ENV_PREFIX + f.name.upper()
+            raw = source.get(name)
+            if raw is None or raw == "":
+                continue
+            if f.type in ("int",):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise SettingsError(
+                        f"{name}={raw!r} is not an integer; set it to a whole number "
+                        f"or unset it to use the default ({getattr(cls, f.name)!r})"
+                    ) from None
+            else:
+                values[f.name] = raw
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse settings that cannot work, naming the variable and what to do."""
+        if self.partitions < 1:
+            raise SettingsError("RELSCORE_PARTITIONS must be >= 1")
+        if not 0 < self.web_port < 65536:
+            raise SettingsError(f"RELSCORE_WEB_PORT={self.web_port} is not a TCP port (1-65535)")
+        if self.max_payload_bytes < 256:
+            raise SettingsError("RELSCORE_MAX_PAYLOAD_BYTES must be at least 256")
+        if self.kafka_security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+            raise SettingsError(
+                f"RELSCORE_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r}: use one of "
+                "PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"
+            )
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password and self.kafka_sasl_mechanism
+        ):
+            raise SettingsError(
+                "SASL needs RELSCORE_KAFKA_SASL_MECHANISM, RELSCORE_KAFKA_SASL_USERNAME and "
+                "RELSCORE_KAFKA_SASL_PASSWORD"
+            )
