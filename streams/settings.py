@@ -24,10 +24,7 @@ def _redact_url(url: str) -> str:
     if parts.password is None:
         return url
     netloc = parts.hostname or ""
-    if parts.username:
-        netloc = f"{parts.username}:***@{netloc}"
-    else:
-        netloc = f":***@{netloc}"
+    netloc = f"{parts.username or ''}:***@{netloc}"
     if parts.port:
         netloc += f":{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
@@ -52,6 +49,7 @@ class Settings:
     topic_scores: str = "relationship-scores"
     topic_alerts: str = "relationship-alerts"
     topic_dlq: str = "relationship-dlq"
+    topic_rekey: str = "relscore-rekey"
     partitions: int = 4
     replication_factor: int = 1
     web_host: str = "0.0.0.0"
@@ -62,6 +60,8 @@ class Settings:
     max_payload_bytes: int = 65536
     max_future_skew_ms: int = 5 * 60 * 1000
     log_level: str = "INFO"
+    # Seconds between offset commits (Faust's broker_commit_interval).
+    commit_interval_s: float = 1.0
     run_dir: str = ".run"
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
@@ -91,7 +91,12 @@ class Settings:
             raw = source.get(name)
             if raw is None or raw == "":
                 continue
-            if f.type in ("int",):
+            if f.type == "float":
+                try:
+                    values[f.name] = float(raw)
+                except ValueError:
+                    raise SettingsError(f"{name}={raw!r} is not a number") from None
+            elif f.type == "int":
                 try:
                     values[f.name] = int(raw)
                 except ValueError:

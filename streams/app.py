@@ -1,0 +1,158 @@
+"""The Faust application: topics, the customer-state table, the scoring agent, web views.
+
+Thin by design: bytes move between Kafka, the table and :class:`streams.processor.Processor`,
+which holds every decision. Delivery is at-least-once (Faust flushes produced records and table
+changelog writes before it commits offsets); the scorer's event-id memory makes redelivery
+harmless and alert ids are deterministic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+from prometheus_client import generate_latest
+
+from scorers.config import ScoringConfig
+from streams import metrics
+from streams.processor import Decoded, Emit, Processor, Record, normalise_headers
+from streams.settings import Settings
+from streams.topics import kafka_client_config
+
+log = logging.getLogger(__name__)
+
+TABLE_NAME = "customer-state"
+
+
+def broker_credentials(settings: Settings) -> Any:
+    """Faust credentials for SASL/SSL settings, or None for PLAINTEXT."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    ssl_context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        import ssl
+
+        ssl_context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=ssl_context,
+        )
+    return faust.SSLCredentials(ssl_context)
+
+
+def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
+    """Build the worker's Faust app for ``settings`` and the model config ``cfg``."""
+    kafka_client_config(settings)  # validates the security settings early
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=broker_credentials(settings),
+        store=settings.table_store,
+        datadir=settings.data_dir,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        topic_disable_leader=True,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval_s,
+        table_standby_replicas=0,
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_in_thread=False,
+        autodiscover=False,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    processor = Processor(settings, cfg)
+    table = app.Table(
+        TABLE_NAME,
+        default=None,
+        partitions=settings.partitions,
+        schema=faust.Schema(key_serializer="raw", value_serializer="raw"),
+    )
+    source = app.topic(
+        *settings.input_topics,
+        settings.topic_rekey,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+    outputs = {
+        name: app.topic(name, key_serializer="raw", value_serializer="raw")
+        for name in (
+            settings.topic_scores,
+            settings.topic_alerts,
+            settings.topic_dlq,
+            settings.topic_rekey,
+        )
+    }
+
+    async def send(emit: Emit) -> None:
+        await outputs[emit.topic].send(
+            key=emit.key,
+            value=emit.value,
+            headers=list(emit.headers) or None,
+            timestamp=None if emit.timestamp_ms is None else emit.timestamp_ms / 1000,
+        )
+
+    # concurrency=1: higher values can commit past in-flight events (faust issue 606).
+    @app.agent(source, concurrency=1, name="score")
+    async def score(stream: Any) -> None:
+        async for event in stream.events():
+            started = time.perf_counter()
+            message = event.message
+            record = Record(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=event.key,
+                value=event.value,
+                timestamp_ms=_record_time_ms(message),
+                headers=normalise_headers(message.headers),
+            )
+            decoded = processor.decode(record)
+            if not isinstance(decoded, Decoded):
+                await send(decoded)
+                continue
+            step = processor.score(decoded, table.get(decoded.table_key), record)
+            if step.state is not None:
+                table[decoded.table_key] = step.state
+            for emit in step.emits:
+                await send(emit)
+            metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
+
+    @app.page("/healthz")
+    class Health(View):
+        async def get(self, request: Request) -> Response:
+            return self.json({"status": "ok", "app": settings.app_id})
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(
+                generate_latest(metrics.REGISTRY),
+                content_type="text/plain; version=0.0.4",
+            )
+
+    app.relscore_processor = processor  # type: ignore[attr-defined]
+    app.relscore_table = table  # type: ignore[attr-defined]
+    del score, Health, Metrics
+    return app
+
+
+def _record_time_ms(message: Any) -> int | None:
+    # timestamp_type 0 is CreateTime (the producer's clock); 1 is the broker's LogAppendTime.
+    timestamp = getattr(message, "timestamp", None)
+    if not timestamp or timestamp <= 0:
+        return None
+    return round(float(timestamp) * 1000)

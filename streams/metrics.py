@@ -1,0 +1,58 @@
+"""Prometheus metrics of the scoring pipeline (names prefixed ``relscore_``).
+
+No label ever carries a customer id: labels are topics, outcomes, reasons, alert types.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS = Counter(
+    "relscore_events",
+    "Input events by source topic and outcome (scored, duplicate, rejected, rekeyed).",
+    ["topic", "outcome"],
+    registry=REGISTRY,
+)
+DLQ = Counter(
+    "relscore_dlq_messages",
+    "Messages sent to the dead-letter topic, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+LATE_EVENTS = Counter(
+    "relscore_late_events",
+    "Events older than the customer's clock (applied exactly, counted here).",
+    registry=REGISTRY,
+)
+SCORE_UPDATES = Counter(
+    "relscore_score_updates",
+    "Score messages published, by reason (event or decay).",
+    ["reason"],
+    registry=REGISTRY,
+)
+ALERTS = Counter(
+    "relscore_alerts",
+    "Alerts published, by type and severity.",
+    ["type", "severity"],
+    registry=REGISTRY,
+)
+SCORES = Histogram(
+    "relscore_score",
+    "Distribution of published scores.",
+    buckets=(10, 20, 30, 40, 50, 60, 70, 80, 90, 100),
+    registry=REGISTRY,
+)
+PROCESSING_SECONDS = Histogram(
+    "relscore_event_processing_seconds",
+    "Time to decode, score and publish one event.",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+    registry=REGISTRY,
+)
+EVENT_TIME_LAG = Histogram(
+    "relscore_event_time_lag_seconds",
+    "Record time minus event time of scored events (how stale events are on arrival).",
+    buckets=(0.1, 1, 10, 60, 600, 3600, 86400, 7 * 86400),
+    registry=REGISTRY,
+)

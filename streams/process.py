@@ -1,0 +1,98 @@
+"""Running ``relscore worker`` as a child process (the demo and the tests use it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+from streams.settings import ENV_PREFIX, Settings
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``RELSCORE_*`` variables that reproduce ``settings`` in a child process."""
+    env: dict[str, str] = {}
+    for name in settings.__dataclass_fields__:
+        value = getattr(settings, name)
+        if value is not None:
+            env[ENV_PREFIX + name.upper()] = str(value)
+    return env
+
+
+class WorkerProcess:
+    """One ``relscore worker`` child with its own log file."""
+
+    def __init__(self, settings: Settings, log_path: Path,
+                 extra_env: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.extra_env = dict(extra_env or {})
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.web_port}"
+
+    def start(self) -> WorkerProcess:
+        """Start the worker (returns at once; see :meth:`wait_ready`)."""
+        env = {**os.environ, **settings_env(self.settings), **self.extra_env}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            )
+        return self
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Wait until the worker's web server answers ``/healthz`` and it has joined its group.
+
+        Raises RuntimeError with the log's tail when it exits or does not become ready.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"worker exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            if self._healthy() and b"Worker ready" in self.log_path.read_bytes():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """Graceful stop (SIGTERM), then SIGKILL after ``timeout``; returns the exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the worker (a crash, for fault tests)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])

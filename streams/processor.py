@@ -1,0 +1,194 @@
+"""One input record in, table update and output records out: the scoring step without Faust.
+
+The Faust agent in :mod:`streams.app` only moves bytes between Kafka, the table and this class,
+so the whole per-record decision (reject, re-key, duplicate, score, alert) is testable offline
+and is the same code the offline scorer's counterpart uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import orjson
+
+from scorers.config import ScoringConfig
+from scorers.events import (
+    EVENT_KINDS,
+    INTERACTION,
+    PURCHASE,
+    TICKET,
+    Event,
+    InvalidEvent,
+    Limits,
+    decode_event,
+)
+from scorers.scorer import apply_event
+from scorers.state import CustomerState
+from scorers.timefmt import format_ms
+from streams import metrics
+from streams.dlq import dlq_message
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KIND_HEADER = "relscore-kind"
+SOURCE_HEADER = "relscore-source"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """An input record's coordinates and bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    def header(self, name: str) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """A record to produce."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None
+
+
+@dataclass(slots=True)
+class Decoded:
+    """A valid event that belongs on this partition: score it under ``table_key``."""
+
+    table_key: bytes
+    event: Event
+
+
+@dataclass(slots=True)
+class Step:
+    """The result of scoring one event: the new state bytes (None: unchanged) and outputs."""
+
+    state: bytes | None
+    emits: list[Emit] = field(default_factory=list)
+
+
+def normalise_headers(raw: object) -> tuple[tuple[str, bytes], ...]:
+    """Faust/aiokafka headers (a list of pairs or a mapping) as a tuple of pairs."""
+    if not raw:
+        return ()
+    items: Iterable[tuple[str, bytes]]
+    items = raw.items() if isinstance(raw, dict) else raw  # type: ignore[assignment]
+    return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)
+
+
+class Processor:
+    """Decodes, validates, routes and scores input records for one worker."""
+
+    def __init__(self, settings: Settings, cfg: ScoringConfig) -> None:
+        self.settings = settings
+        self.cfg = cfg
+        self.limits = Limits(settings.max_payload_bytes, settings.max_future_skew_ms)
+        self.kinds = {
+            settings.topic_purchases: PURCHASE,
+            settings.topic_tickets: TICKET,
+            settings.topic_interactions: INTERACTION,
+        }
+
+    def decode(self, record: Record, now_ms: int | None = None) -> Decoded | Emit:
+        """Validate ``record``: a :class:`Decoded` event, or the DLQ/re-key record to send."""
+        kind, source = self._kind_and_source(record)
+        reference = record.timestamp_ms if record.timestamp_ms else now_ms or _now_ms()
+        try:
+            if kind is None:
+                raise InvalidEvent("unknown_topic", f"no event kind for topic {record.topic!r}")
+            if record.value is None:
+                raise InvalidEvent("not_json", "message has no value (tombstone); send an event")
+            event = decode_event(kind, record.value, reference_ms=reference, limits=self.limits)
+        except InvalidEvent as exc:
+            metrics.EVENTS.labels(source, "rejected").inc()
+            metrics.DLQ.labels(exc.reason).inc()
+            log.warning(
+                "rejected %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc.reason
+            )
+            return self._dead_letter(record, source, exc, now_ms)
+        table_key = event.customer_id.encode("utf-8")
+        if record.key != table_key:
+            # Keyed by something else (no key, another spelling): one hop through the re-key
+            # topic puts the event on the partition that owns this customer's state.
+            metrics.EVENTS.labels(source, "rekeyed").inc()
+            return Emit(
+                topic=self.settings.topic_rekey,
+                key=table_key,
+                value=record.value,
+                headers=(
+                    (KIND_HEADER, kind.encode()),
+                    (SOURCE_HEADER, f"{source}:{record.partition}:{record.offset}".encode()),
+                ),
+                timestamp_ms=record.timestamp_ms,
+            )
+        return Decoded(table_key, event)
+
+    def score(self, decoded: Decoded, state_bytes: bytes | None, record: Record) -> Step:
+        """Apply ``decoded`` to the customer's state; returns the new state and outputs."""
+        source = self._kind_and_source(record)[1]
+        state = None if state_bytes is None else CustomerState.from_bytes(state_bytes)
+        new_state, outputs = apply_event(state, decoded.event, self.cfg)
+        if outputs.duplicate:
+            metrics.EVENTS.labels(source, "duplicate").inc()
+            return Step(state=None)
+        metrics.EVENTS.labels(source, "scored").inc()
+        if outputs.late:
+            metrics.LATE_EVENTS.inc()
+        if record.timestamp_ms:
+            lag_s = (record.timestamp_ms - decoded.event.ts) / 1000
+            metrics.EVENT_TIME_LAG.observe(max(0.0, lag_s))
+        step = Step(state=new_state.to_bytes())
+        key = decoded.table_key
+        if outputs.score is not None:
+            metrics.SCORE_UPDATES.labels(outputs.score["reason"]).inc()
+            metrics.SCORES.observe(outputs.score["score"])
+            step.emits.append(Emit(self.settings.topic_scores, key, orjson.dumps(outputs.score)))
+        for alert in outputs.alerts:
+            metrics.ALERTS.labels(alert["type"], alert["severity"]).inc()
+            alert["emitted_at"] = format_ms(_now_ms())
+            step.emits.append(Emit(self.settings.topic_alerts, key, orjson.dumps(alert)))
+        return step
+
+    def _kind_and_source(self, record: Record) -> tuple[str | None, str]:
+        if record.topic == self.settings.topic_rekey:
+            kind_bytes = record.header(KIND_HEADER)
+            kind = kind_bytes.decode("ascii", "replace") if kind_bytes else None
+            kind = kind if kind in EVENT_KINDS else None
+            source = next((t for t, k in self.kinds.items() if k == kind), record.topic)
+            return kind, source
+        return self.kinds.get(record.topic), record.topic
+
+    def _dead_letter(
+        self, record: Record, source: str, exc: InvalidEvent, now_ms: int | None
+    ) -> Emit:
+        message = dlq_message(
+            source_topic=source,
+            partition=record.partition,
+            offset=record.offset,
+            error=str(exc),
+            reason=exc.reason,
+            raw=record.value,
+            received_at_ms=now_ms or _now_ms(),
+        )
+        return Emit(self.settings.topic_dlq, record.key, orjson.dumps(message))
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

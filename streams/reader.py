@@ -1,0 +1,103 @@
+"""Reading output topics to their end with an independent client (kafka-python)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient
+
+from streams.settings import Settings
+from streams.topics import kafka_client_config
+
+Message = dict[str, Any]
+
+
+def read_all(settings: Settings, topic: str, timeout: float = 10.0) -> list[Message]:
+    """Every message currently in ``topic`` (decoded JSON), in partition/offset order."""
+    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
+                             **kafka_client_config(settings))
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        messages: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end in {timeout} s")
+            for records in consumer.poll(timeout_ms=500).values():
+                messages.extend(orjson.loads(r.value) for r in records)
+        return messages
+    finally:
+        consumer.close()
+
+
+def wait_for(
+    settings: Settings, topic: str, condition: Callable[[list[Message]], bool],
+    timeout: float = 60.0, poll: float = 0.5,
+) -> list[Message]:
+    """Read ``topic`` until ``condition(messages)`` holds; TimeoutError with a count if not."""
+    deadline = time.monotonic() + timeout
+    messages: list[Message] = []
+    while time.monotonic() < deadline:
+        messages = read_all(settings, topic)
+        if condition(messages):
+            return messages
+        time.sleep(poll)
+    raise TimeoutError(f"{topic}: condition not met after {timeout} s ({len(messages)} messages)")
+
+
+def latest_by_customer(messages: list[Message]) -> dict[str, Message]:
+    """The last message per customer_id (what a compacted topic converges to)."""
+    return {message["customer_id"]: message for message in messages}
+
+
+def group_lag(settings: Settings, topics: list[str]) -> int:
+    """Messages in ``topics`` not yet committed by the worker group (``settings.app_id``)."""
+    admin = KafkaAdminClient(**kafka_client_config(settings))
+    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
+                             **kafka_client_config(settings))
+    try:
+        committed = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
+        tps = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or set())
+        ]
+        ends = consumer.end_offsets(tps)
+        lag = 0
+        for tp in tps:
+            meta = committed.get(tp)
+            done = meta.offset if meta is not None and meta.offset >= 0 else 0
+            lag += max(0, ends[tp] - done)
+        return lag
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def wait_caught_up(settings: Settings, timeout: float = 120.0, poll: float = 0.5) -> None:
+    """Wait until the worker group has committed every input and re-key record.
+
+    Faust flushes its produced records before it commits, so once this returns every output
+    of those records is in its topic.
+    """
+    topics = [*settings.input_topics, settings.topic_rekey]
+    deadline = time.monotonic() + timeout
+    lag = -1
+    while time.monotonic() < deadline:
+        lag = group_lag(settings, topics)
+        if lag == 0:
+            return
+        time.sleep(poll)
+    raise TimeoutError(
+        f"worker group {settings.app_id} still {lag} records behind after {timeout} s"
+    )

@@ -1,0 +1,135 @@
+"""Topic set-up and the start-up co-partitioning check.
+
+The state table is updated by the events of one customer, so every topic the scoring agent
+reads (the three inputs and the re-key topic) and the table's changelog must have the same
+partition count. Missing topics are created with ``RELSCORE_PARTITIONS``; existing ones that
+disagree stop the worker with a message that says which and what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class TopicLayoutError(RuntimeError):
+    """The topics cannot be co-partitioned as they are; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: Mapping[str, str]
+
+
+def changelog_topic(settings: Settings) -> str:
+    return f"{settings.app_id}-customer-state-changelog"
+
+
+def required_topics(settings: Settings) -> list[TopicSpec]:
+    """Every topic relscore reads or writes, with its partitions and config."""
+    n = settings.partitions
+    plain: dict[str, str] = {}
+    compacted = {"cleanup.policy": "compact"}
+    return [
+        *(TopicSpec(name, n, plain) for name in settings.input_topics),
+        TopicSpec(settings.topic_rekey, n, plain),
+        TopicSpec(changelog_topic(settings), n, compacted),
+        TopicSpec(settings.topic_scores, n, compacted),
+        TopicSpec(settings.topic_alerts, n, plain),
+        TopicSpec(settings.topic_dlq, n, plain),
+    ]
+
+
+def kafka_client_config(settings: Settings) -> dict[str, Any]:
+    """kafka-python connection settings (bootstrap and security) from ``settings``."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap.split(","),
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_sasl_mechanism:
+        config["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        config["sasl_plain_username"] = settings.kafka_sasl_username
+        config["sasl_plain_password"] = settings.kafka_sasl_password
+    if settings.kafka_ssl_cafile:
+        config["ssl_cafile"] = settings.kafka_ssl_cafile
+    return config
+
+
+def ensure_topics(settings: Settings) -> dict[str, int]:
+    """Create missing topics and check partition counts; returns name -> partitions."""
+    try:
+        admin = KafkaAdminClient(
+            client_id=f"{settings.app_id}-setup", request_timeout_ms=30000,
+            **kafka_client_config(settings),
+        )
+    except KafkaError as exc:
+        raise TopicLayoutError(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc.__class__.__name__}); "
+            "start it with `relscore stack up` or set RELSCORE_KAFKA_BOOTSTRAP"
+        ) from exc
+    try:
+        specs = required_topics(settings)
+        existing = set(admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if missing:
+            # Another worker may create them first.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(
+                    [
+                        NewTopic(
+                            name=spec.name,
+                            num_partitions=spec.partitions,
+                            replication_factor=settings.replication_factor,
+                            topic_configs=dict(spec.config),
+                        )
+                        for spec in missing
+                    ]
+                )
+            log.info("created topics %s", ", ".join(spec.name for spec in missing))
+        counts = _partition_counts(admin, [spec.name for spec in specs])
+    finally:
+        admin.close()
+    check_copartitioning(settings, counts)
+    return counts
+
+
+def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for topic in admin.describe_topics(names):
+        counts[topic.get("name") or topic["topic"]] = len(topic["partitions"])
+    return counts
+
+
+def check_copartitioning(settings: Settings, counts: Mapping[str, int]) -> None:
+    """Refuse to start when the scoring agent's topics cannot share one partitioning."""
+    scored = [*settings.input_topics, settings.topic_rekey, changelog_topic(settings)]
+    found = {name: counts.get(name, 0) for name in scored}
+    if len(set(found.values())) == 1 and settings.partitions in found.values():
+        return
+    listing = ", ".join(f"{name}={count}" for name, count in found.items())
+    agreed = {found[name] for name in settings.input_topics}
+    if len(agreed) == 1 and next(iter(agreed)) != settings.partitions:
+        hint = (
+            f"the input topics agree on {next(iter(agreed))} partitions: set "
+            f"RELSCORE_PARTITIONS={next(iter(agreed))} (and recreate {settings.topic_rekey} and "
+            f"{changelog_topic(settings)} if they exist with another count)"
+        )
+    else:
+        hint = (
+            "every input topic must have the same partition count, keyed by customer_id, so "
+            "that one customer's events meet one table partition; recreate the odd topics with "
+            f"RELSCORE_PARTITIONS={settings.partitions} partitions, or mirror them into such topics"
+        )
+    raise TopicLayoutError(f"partition counts do not match ({listing}): {hint}")

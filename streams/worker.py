@@ -1,0 +1,35 @@
+"""Running one scoring worker: topic checks first, then the Faust worker loop."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from scorers.config import ScoringConfig
+from streams.app import create_app
+from streams.settings import Settings
+from streams.topics import TopicLayoutError, ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, cfg: ScoringConfig) -> int:
+    """Check the topic layout, then run the worker until SIGTERM/SIGINT; returns the exit code."""
+    try:
+        counts = ensure_topics(settings)
+    except TopicLayoutError as exc:
+        log.error("%s", exc)
+        return 2
+    log.info(
+        "topics ready (%d partitions each); scorer version %s; web on %s:%d",
+        counts[settings.topic_purchases], cfg.scorer_version, settings.web_host,
+        settings.web_port,
+    )
+    app = create_app(settings, cfg)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
