@@ -78,7 +78,9 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         TABLE_NAME,
         default=None,
         partitions=settings.partitions,
-        schema=faust.Schema(key_serializer="raw", value_serializer="raw"),
+        # bytes types select Faust's raw codec for the changelog too (recovery decodes with it).
+        key_type=bytes,
+        value_type=bytes,
     )
     source = app.topic(
         *settings.input_topics,

@@ -1,0 +1,207 @@
+"""The core pipeline on the real broker: scripted history in, scores and alerts out."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import unicodedata
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from scorers.config import DEFAULT_CONFIG
+from streams.offline import OfflineResult, score_lines
+from streams.process import WorkerProcess, settings_env
+from streams.reader import latest_by_customer, read_all, wait_caught_up
+from streams.scenario import EPOCH_MS, healthy_history, scripted_population
+from streams.settings import Settings
+from tests.integration.conftest import EventProducer
+
+pytestmark = pytest.mark.integration
+
+StartWorker = Callable[..., WorkerProcess]
+
+
+def offline(events: list[dict[str, Any]]) -> OfflineResult:
+    return score_lines([orjson.dumps(e) for e in events], DEFAULT_CONFIG, reference_ms=None)
+
+
+def alert_ids(alerts: list[dict[str, Any]]) -> list[str]:
+    return sorted(alert["alert_id"] for alert in alerts)
+
+
+def test_scripted_history_gives_expected_scores_and_exactly_the_expected_alerts(
+    settings: Settings, start_worker: StartWorker, produce: EventProducer, tmp_path: Path
+) -> None:
+    start_worker(settings)
+    phases = scripted_population(loyal=3, churning=2, newcomers=1)
+    for phase in phases:
+        produce.events(phase)
+        wait_caught_up(settings)
+
+    everything = [event for phase in phases for event in phase]
+    expected = offline(everything)
+    scores = latest_by_customer(read_all(settings, settings.topic_scores))
+    alerts = read_all(settings, settings.topic_alerts)
+
+    assert set(scores) == set(expected.scores)
+    for customer, message in expected.scores.items():
+        assert scores[customer]["score"] == pytest.approx(message["score"], abs=0.1), customer
+        assert scores[customer]["band"] == message["band"]
+    assert alert_ids(alerts) == alert_ids(expected.alerts)
+    assert len(alerts) == len(set(alert_ids(alerts))), "an alert was published twice"
+    alerted = {alert["customer_id"] for alert in alerts if alert["type"] == "below_threshold"}
+    assert alerted == {"churning-0", "churning-1"}
+    assert scores["newcomer-0"]["score"] >= 60, "one event must not page anyone"
+    for alert in alerts:
+        assert alert["drivers"], "an alert must say why"
+        assert alert["emitted_at"].endswith("Z")
+
+    # The same history through `relscore score` gives the same final scores.
+    events_file = tmp_path / "events.jsonl"
+    events_file.write_bytes(b"\n".join(orjson.dumps(e) for e in everything) + b"\n")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "score", str(events_file), "--out", str(out)],
+        capture_output=True, text=True, env={**settings_env(settings), "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    file_scores = {
+        m["customer_id"]: m for m in map(orjson.loads, (out / "scores.jsonl").read_bytes().splitlines())
+    }
+    assert {c: m["score"] for c, m in file_scores.items()} == {
+        c: m["score"] for c, m in scores.items()
+    }
+    file_alerts = [orjson.loads(line) for line in (out / "alerts.jsonl").read_bytes().splitlines()]
+    assert alert_ids(file_alerts) == alert_ids(alerts)
+
+
+def test_bad_input_goes_to_the_dlq_with_a_reason_and_scoring_goes_on(
+    settings: Settings, start_worker: StartWorker, produce: EventProducer
+) -> None:
+    worker = start_worker(settings)
+    good = healthy_history("steady", days=30)
+    produce.events(good[: len(good) // 2])
+    purchases = settings.topic_purchases
+    valid = orjson.loads(orjson.dumps({k: v for k, v in good[0].items() if k != "topic"}))
+    bad: list[tuple[str, bytes | None, bytes | None, str]] = [
+        (purchases, b"{not json", b"steady", "not_json"),
+        (purchases, b"[1, 2, 3]", b"steady", "not_object"),
+        (purchases, orjson.dumps({**valid, "event_id": "x1", "amount": "12"}), b"steady",
+         "bad_type"),
+        (purchases, orjson.dumps({**valid, "event_id": "x2", "amount": -5}), b"steady",
+         "out_of_range"),
+        (purchases, orjson.dumps({k: v for k, v in valid.items() if k != "ts"}), b"steady",
+         "missing_field"),
+        (purchases, orjson.dumps({**valid, "event_id": "x3", "filler": "a" * 70_000}),
+         b"steady", "oversized"),
+        (purchases, b"\xff\xfe\x00garbage", None, "not_json"),
+        (purchases, orjson.dumps({**valid, "event_id": "x4", "customer_id": "ste\u200bady"}),
+         b"steady", "bad_id"),
+        (settings.topic_tickets, orjson.dumps({**valid, "event_id": "x5"}), b"steady",
+         "missing_field"),
+        (purchases, orjson.dumps({**valid, "event_id": "x6", "ts": 4_102_444_800_000}),
+         b"steady", "future_timestamp"),
+    ]
+    for topic, value, key, _ in bad:
+        produce.raw(topic, value, key)
+    # Same customer written in NFD with an NFD key: re-keyed to the NFC id and scored.
+    nfd = unicodedata.normalize("NFD", "José")
+    rekeyed = {**valid, "event_id": "nfd-1", "customer_id": nfd}
+    produce.raw(purchases, orjson.dumps(rekeyed), nfd.encode())
+    produce.events(good[len(good) // 2 :])
+    wait_caught_up(settings)
+
+    dlq = read_all(settings, settings.topic_dlq)
+    assert Counter(m["reason"] for m in dlq) == Counter(reason for *_, reason in bad)
+    for message in dlq:
+        assert message["source_topic"] in (purchases, settings.topic_tickets)
+        assert isinstance(message["offset"], int) and isinstance(message["partition"], int)
+        assert message["error"]
+    binary = next(m for m in dlq if m["raw_encoding"] == "base64")
+    assert binary["reason"] == "not_json"
+    oversized = next(m for m in dlq if m["reason"] == "oversized")
+    assert "65536" in oversized["error"]
+
+    scores = latest_by_customer(read_all(settings, settings.topic_scores))
+    assert scores["steady"]["events_seen"] == len(good)
+    assert unicodedata.normalize("NFC", "José") in scores
+    assert worker.process is not None and worker.process.poll() is None, "worker died"
+
+    with urllib.request.urlopen(worker.url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples[("relscore_dlq_messages_total", (("reason", "oversized"),))] == 1
+    rekeyed = ("relscore_events_total", (("outcome", "rekeyed"), ("topic", purchases)))
+    assert samples[rekeyed] >= 1
+    assert "José" not in text and "steady" not in text, "no customer id in metric labels"
+
+
+def test_restart_recovers_state_and_repeats_no_alert(
+    settings: Settings, start_worker: StartWorker, produce: EventProducer
+) -> None:
+    healthy, sour, storm = scripted_population(loyal=2, churning=2, newcomers=0)
+    first = start_worker(settings, name="first")
+    produce.events(healthy)
+    produce.events(sour)
+    wait_caught_up(settings)
+    assert first.stop() == 0
+    alerts_before = read_all(settings, settings.topic_alerts)
+
+    # A new worker with an empty local store rebuilds the table from its changelog.
+    start_worker(settings, name="second", data_dir=settings.data_dir + "-2")
+    produce.events(sour)  # redelivered duplicates: must change nothing
+    produce.events(storm)
+    wait_caught_up(settings)
+
+    expected = offline(healthy + sour + storm)
+    alerts = read_all(settings, settings.topic_alerts)
+    assert alert_ids(alerts) == alert_ids(expected.alerts)
+    assert len(alerts) == len(set(alert_ids(alerts)))
+    assert set(alert_ids(alerts_before)) <= set(alert_ids(alerts))
+    scores = latest_by_customer(read_all(settings, settings.topic_scores))
+    for customer, message in expected.scores.items():
+        assert scores[customer]["score"] == pytest.approx(message["score"], abs=0.1)
+        assert scores[customer]["events_seen"] == message["events_seen"], customer
+
+
+def test_worker_refuses_topics_that_cannot_be_copartitioned(
+    stack: Settings, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from streams.topics import kafka_client_config
+
+    tag = f"mismatch-{EPOCH_MS % 997}-{tmp_path.name[-6:]}"
+    settings = dataclasses.replace(
+        stack, app_id=f"relscore-{tag}", topic_purchases=f"{tag}.purchases",
+        topic_tickets=f"{tag}.support-tickets", topic_interactions=f"{tag}.interactions",
+        topic_rekey=f"{tag}.rekey", topic_scores=f"{tag}.scores", topic_alerts=f"{tag}.alerts",
+        topic_dlq=f"{tag}.dlq",
+    )
+    admin = KafkaAdminClient(**kafka_client_config(settings))
+    try:
+        admin.create_topics([NewTopic(settings.topic_tickets, 3, 1)])
+    finally:
+        admin.close()
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "worker"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**settings_env(settings), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 2
+    assert "partition counts do not match" in done.stderr
+    assert f"{settings.topic_tickets}=3" in done.stderr
