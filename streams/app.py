@@ -9,18 +9,21 @@ harmless and alert ids are deterministic.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from typing import Any
 
 import faust
-from faust.web import Request, Response, View
-from prometheus_client import generate_latest
+from faust.sensors.prometheus import setup_prometheus_sensors
 
 from scorers.config import ScoringConfig
 from streams import metrics
+from streams.bands import BandCounts
 from streams.processor import Decoded, Emit, Processor, Record, normalise_headers
+from streams.projector import RedisProjector
 from streams.settings import Settings
 from streams.topics import kafka_client_config
+from streams.views import register_views
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +72,21 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         web_port=settings.web_port,
         web_bind=settings.web_host,
         web_in_thread=False,
+        canonical_url=f"http://{settings.web_advertised_host or socket.gethostname()}:"
+        f"{settings.web_port}",
+        # Faust's table, router, graph, stats and metrics pages expose table data or
+        # internals; relscore serves its own views instead.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
         autodiscover=False,
         key_serializer="raw",
         value_serializer="raw",
     )
     processor = Processor(settings, cfg)
+    bands = BandCounts()
     table = app.Table(
         TABLE_NAME,
         default=None,
@@ -129,26 +142,28 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
             step = processor.score(decoded, table.get(decoded.table_key), record)
             if step.state is not None:
                 table[decoded.table_key] = step.state
+                bands.move(step.band_before, step.band_after)
             for emit in step.emits:
                 await send(emit)
             metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
 
-    @app.page("/healthz")
-    class Health(View):
-        async def get(self, request: Request) -> Response:
-            return self.json({"status": "ok", "app": settings.app_id})
+    async def recount_bands() -> None:
+        bands.recount(table.values())
 
-    @app.page("/metrics")
-    class Metrics(View):
-        async def get(self, request: Request) -> Response:
-            return self.bytes(
-                generate_latest(metrics.REGISTRY),
-                content_type="text/plain; version=0.0.4",
-            )
+    table.on_recover(recount_bands)
+    projector = RedisProjector(settings, cfg.alerts.threshold)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def project_to_redis() -> None:
+        await projector.run()
+
+    register_views(app, settings, cfg, table)
+    setup_prometheus_sensors(app, registry=metrics.REGISTRY, name_prefix="relscore_faust")
 
     app.relscore_processor = processor  # type: ignore[attr-defined]
     app.relscore_table = table  # type: ignore[attr-defined]
-    del score, Health, Metrics
+    app.relscore_projector = projector  # type: ignore[attr-defined]
+    del score, project_to_redis
     return app
 
 

@@ -5,7 +5,7 @@ No label ever carries a customer id: labels are topics, outcomes, reasons, alert
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -54,5 +54,33 @@ EVENT_TIME_LAG = Histogram(
     "relscore_event_time_lag_seconds",
     "Record time minus event time of scored events (how stale events are on arrival).",
     buckets=(0.1, 1, 10, 60, 600, 3600, 86400, 7 * 86400),
+    registry=REGISTRY,
+)
+CUSTOMERS = Gauge(
+    "relscore_customers",
+    "Customers per band among those whose state this worker holds (sum over workers).",
+    ["band"],
+    registry=REGISTRY,
+)
+REDIS_ERRORS = Counter(
+    "relscore_redis_errors",
+    "Failed Redis read-model operations (the projector retries with backoff).",
+    ["operation"],
+    registry=REGISTRY,
+)
+REDIS_WRITE_SECONDS = Histogram(
+    "relscore_redis_write_seconds",
+    "Time to write one batch of score updates to Redis.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+    registry=REGISTRY,
+)
+REDIS_PENDING = Gauge(
+    "relscore_redis_pending_customers",
+    "Customers whose latest score is not yet in Redis (bounded: one entry per customer).",
+    registry=REGISTRY,
+)
+REDIS_WRITES = Counter(
+    "relscore_redis_customers_written",
+    "Customer records written to the Redis read model.",
     registry=REGISTRY,
 )

@@ -25,6 +25,7 @@ from scorers.events import (
     Limits,
     decode_event,
 )
+from scorers.model import band_of
 from scorers.scorer import apply_event
 from scorers.state import CustomerState
 from scorers.timefmt import format_ms
@@ -82,6 +83,8 @@ class Step:
 
     state: bytes | None
     emits: list[Emit] = field(default_factory=list)
+    band_before: str | None = None
+    band_after: str | None = None
 
 
 def normalise_headers(raw: object) -> tuple[tuple[str, bytes], ...]:
@@ -154,7 +157,11 @@ class Processor:
         if record.timestamp_ms:
             lag_s = (record.timestamp_ms - decoded.event.ts) / 1000
             metrics.EVENT_TIME_LAG.observe(max(0.0, lag_s))
-        step = Step(state=new_state.to_bytes())
+        step = Step(
+            state=new_state.to_bytes(),
+            band_before=None if state is None or state.score is None else band_of(state.score),
+            band_after=None if new_state.score is None else band_of(new_state.score),
+        )
         key = decoded.table_key
         if outputs.score is not None:
             metrics.SCORE_UPDATES.labels(outputs.score["reason"]).inc()

@@ -54,6 +54,8 @@ class Settings:
     replication_factor: int = 1
     web_host: str = "0.0.0.0"
     web_port: int = 6066
+    # Host name other workers use to reach this one (request routing); default: hostname.
+    web_advertised_host: str = ""
     table_store: str = "memory://"
     data_dir: str = ".run/worker"
     config_path: str | None = None

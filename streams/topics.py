@@ -133,3 +133,20 @@ def check_copartitioning(settings: Settings, counts: Mapping[str, int]) -> None:
             f"RELSCORE_PARTITIONS={settings.partitions} partitions, or mirror them into such topics"
         )
     raise TopicLayoutError(f"partition counts do not match ({listing}): {hint}")
+
+
+def aiokafka_client_config(settings: Settings) -> dict[str, Any]:
+    """aiokafka connection settings (bootstrap and security) from ``settings``."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_sasl_mechanism:
+        config["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        config["sasl_plain_username"] = settings.kafka_sasl_username
+        config["sasl_plain_password"] = settings.kafka_sasl_password
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        import ssl
+
+        config["ssl_context"] = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    return config

@@ -1,0 +1,44 @@
+"""Customers per band, as a gauge, for the customers whose state this worker holds."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from scorers.model import BANDS, band_of
+from scorers.state import CustomerState
+from streams import metrics
+
+BAND_NAMES = (*(name for _, name in BANDS), "poor")
+
+
+class BandCounts:
+    """Kept up to date per event (a band change moves one customer) and recounted after a
+    table recovery, so the per-event cost stays O(1)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._publish()
+
+    def move(self, before: str | None, after: str | None) -> None:
+        if before == after:
+            return
+        if before is not None:
+            self.counts[before] -= 1
+            metrics.CUSTOMERS.labels(before).set(self.counts[before])
+        if after is not None:
+            self.counts[after] += 1
+            metrics.CUSTOMERS.labels(after).set(self.counts[after])
+
+    def recount(self, states: Iterable[bytes]) -> None:
+        counts: Counter[str] = Counter()
+        for raw in states:
+            score = CustomerState.from_bytes(raw).score
+            if score is not None:
+                counts[band_of(score)] += 1
+        self.counts = counts
+        self._publish()
+
+    def _publish(self) -> None:
+        for band in BAND_NAMES:
+            metrics.CUSTOMERS.labels(band).set(self.counts.get(band, 0))

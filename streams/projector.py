@@ -1,0 +1,196 @@
+"""The Redis read model: a projection of the ``relationship-scores`` topic.
+
+The projector has its own consumer group, apart from the scoring agent, so a slow or absent
+Redis never stalls scoring. It keeps at most one pending record per customer (the latest
+score), writes them in pipelined batches, and commits its offsets only after Redis has them:
+after a Redis outage or a crash it resumes from the last written offset and converges, since
+every write is an overwrite.
+
+Keys (prefix from ``RELSCORE_REDIS_PREFIX``):
+``{prefix}customer:{id}`` hash of the latest score message (nested fields as JSON),
+``{prefix}scores`` sorted set of every customer by score,
+``{prefix}at_risk`` sorted set of customers currently below the alert threshold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, cast
+
+import orjson
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+from redis.exceptions import RedisError
+
+from streams import metrics
+from streams.settings import Settings
+from streams.topics import aiokafka_client_config
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+
+
+def redis_client(settings: Settings) -> aioredis.Redis:
+    """An asyncio Redis client for ``RELSCORE_REDIS_URL`` (``redis://`` or ``rediss://``)."""
+    return aioredis.Redis.from_url(
+        settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
+        health_check_interval=30,
+    )
+
+
+def customer_key(prefix: str, customer_id: str) -> str:
+    return f"{prefix}customer:{customer_id}"
+
+
+def hash_fields(message: Mapping[str, Any]) -> dict[str, str]:
+    """A score message as a flat Redis hash: scalars as text, nested values as JSON."""
+    fields: dict[str, str] = {}
+    for name, value in message.items():
+        if isinstance(value, dict | list):
+            fields[name] = orjson.dumps(value).decode()
+        elif value is None:
+            fields[name] = ""
+        else:
+            fields[name] = str(value)
+    return fields
+
+
+async def write_batch(
+    client: aioredis.Redis, prefix: str, threshold: float, batch: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Write the latest score message of each customer in ``batch`` in one pipeline."""
+    async with client.pipeline(transaction=False) as pipe:
+        for customer, message in batch.items():
+            key = customer_key(prefix, customer)
+            pipe.delete(key)
+            pipe.hset(key, mapping=cast(Any, hash_fields(message)))
+            pipe.zadd(f"{prefix}scores", {customer: message["score"]})
+            if message["score"] < threshold:
+                pipe.zadd(f"{prefix}at_risk", {customer: message["score"]})
+            else:
+                pipe.zrem(f"{prefix}at_risk", customer)
+        await pipe.execute()
+
+
+class RedisProjector:
+    """Consumes the score topic and keeps the Redis read model up to date."""
+
+    def __init__(self, settings: Settings, threshold: float, *, batch_size: int = 500,
+                 max_pending: int = 200_000) -> None:
+        self.settings = settings
+        self.threshold = threshold
+        self.batch_size = batch_size
+        self.max_pending = max_pending
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.offsets: dict[TopicPartition, int] = {}
+        self.failures = 0
+        # Check the per-partition markers (is Redis still holding what we wrote?) at start and
+        # after every outage: a Redis that came back empty is rebuilt from the compacted topic.
+        self.check_markers = True
+
+    async def run(self) -> None:
+        """Project until cancelled."""
+        consumer = AIOKafkaConsumer(
+            self.settings.topic_scores,
+            group_id=f"{self.settings.app_id}-redis-projector",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **aiokafka_client_config(self.settings),
+        )
+        client = redis_client(self.settings)
+        await consumer.start()
+        try:
+            while True:
+                await self._step(consumer, client)
+        finally:
+            await consumer.stop()
+            await client.aclose()
+
+    def _marker(self, tp: TopicPartition) -> str:
+        return f"{self.settings.redis_prefix}projected:{tp.topic}:{tp.partition}"
+
+    async def _resync_if_wiped(self, consumer: AIOKafkaConsumer, client: aioredis.Redis) -> None:
+        assigned = sorted(consumer.assignment())
+        if not assigned:
+            return
+        try:
+            present = [await client.exists(self._marker(tp)) for tp in assigned]
+        except (RedisError, OSError):
+            return  # still down: check again after the next successful write
+        for tp, exists in zip(assigned, present, strict=True):
+            if not exists and await consumer.position(tp) > 0:
+                log.warning("read model for %s[%d] is missing in Redis; re-projecting it",
+                            tp.topic, tp.partition)
+                await consumer.seek_to_beginning(tp)
+                self.offsets.pop(tp, None)
+        self.check_markers = False
+
+    async def _step(self, consumer: AIOKafkaConsumer, client: aioredis.Redis) -> None:
+        if self.check_markers:
+            await self._resync_if_wiped(consumer, client)
+        if len(self.pending) < self.max_pending:
+            batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+            for tp, records in batches.items():
+                for record in records:
+                    self._take(record.value)
+                    self.offsets[tp] = record.offset + 1
+        metrics.REDIS_PENDING.set(len(self.pending))
+        if not self.pending:
+            if self.offsets:
+                await self._commit(consumer)
+            return
+        if await self._flush(client):
+            await self._commit(consumer)
+        else:
+            await asyncio.sleep(min(MAX_BACKOFF_S, 0.2 * 2 ** min(self.failures, 8)))
+
+    def _take(self, value: bytes | None) -> None:
+        if not value:
+            return
+        try:
+            message = orjson.loads(value)
+            customer = message["customer_id"]
+            float(message["score"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            metrics.REDIS_ERRORS.labels("decode").inc()
+            return
+        self.pending[customer] = message
+
+    async def _flush(self, client: aioredis.Redis) -> bool:
+        started = time.perf_counter()
+        batch = self.pending
+        markers = [self._marker(tp) for tp in self.offsets]
+        try:
+            await write_batch(client, self.settings.redis_prefix, self.threshold, batch)
+            if markers:
+                await client.mset(dict.fromkeys(markers, b"1"))
+        except (RedisError, OSError) as exc:
+            self.failures += 1
+            self.check_markers = True
+            metrics.REDIS_ERRORS.labels("write").inc()
+            if self.failures == 1 or self.failures % 50 == 0:
+                log.warning("redis write of %d customers failed (%s); retrying with backoff",
+                            len(batch), exc.__class__.__name__)
+            return False
+        if self.failures:
+            log.info("redis is back after %d failed writes; read model catching up",
+                     self.failures)
+        self.failures = 0
+        metrics.REDIS_WRITE_SECONDS.observe(time.perf_counter() - started)
+        metrics.REDIS_WRITES.inc(len(batch))
+        self.pending = {}
+        metrics.REDIS_PENDING.set(0)
+        return True
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        offsets, self.offsets = self.offsets, {}
+        try:
+            await consumer.commit(offsets)
+        except Exception as exc:  # noqa: BLE001 - a failed commit only means re-projection
+            log.warning("projector offset commit failed (%s); records will be re-projected",
+                        exc.__class__.__name__)

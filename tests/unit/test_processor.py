@@ -1,0 +1,107 @@
+"""The per-record decisions of the worker, without Kafka: reject, re-key, duplicate, score."""
+
+from __future__ import annotations
+
+import base64
+import unicodedata
+
+import orjson
+
+from scorers.config import DEFAULT_CONFIG
+from streams.dlq import RAW_LIMIT_BYTES, dlq_message
+from streams.offline import score_lines
+from streams.processor import KIND_HEADER, Decoded, Emit, Processor, Record
+from streams.scenario import scripted_population
+from streams.settings import Settings
+
+SETTINGS = Settings()
+NOW = 1_790_000_000_000
+
+
+def record(value: bytes | None, key: bytes | None = b"c-1", topic: str = "purchases",
+           offset: int = 7, headers: tuple[tuple[str, bytes], ...] = ()) -> Record:
+    return Record(topic=topic, partition=2, offset=offset, key=key, value=value,
+                  timestamp_ms=NOW, headers=headers)
+
+
+def purchase(**fields: object) -> bytes:
+    body = {"event_id": "e1", "customer_id": "c-1", "ts": NOW - 1000, "order_id": "o1",
+            "amount": 10.0, "product_id": "p1", **fields}
+    return orjson.dumps(body)
+
+
+def test_valid_event_keyed_by_its_customer_is_scored_in_place() -> None:
+    processor = Processor(SETTINGS, DEFAULT_CONFIG)
+    decoded = processor.decode(record(purchase()))
+    assert isinstance(decoded, Decoded)
+    assert decoded.table_key == b"c-1"
+    step = processor.score(decoded, None, record(purchase()))
+    assert step.state is not None
+    topics = [emit.topic for emit in step.emits]
+    assert topics == [SETTINGS.topic_scores]
+    message = orjson.loads(step.emits[0].value)
+    assert message["customer_id"] == "c-1" and message["reason"] == "event"
+
+
+def test_rejects_carry_reason_coordinates_and_raw_bytes() -> None:
+    processor = Processor(SETTINGS, DEFAULT_CONFIG)
+    out = processor.decode(record(b"\xff\xfe not utf8"), now_ms=NOW)
+    assert isinstance(out, Emit) and out.topic == SETTINGS.topic_dlq
+    message = orjson.loads(out.value)
+    assert message["reason"] == "not_json"
+    assert (message["source_topic"], message["partition"], message["offset"]) == (
+        "purchases", 2, 7)
+    assert message["raw_encoding"] == "base64"
+    assert base64.b64decode(message["raw"]) == b"\xff\xfe not utf8"
+
+
+def test_tombstone_and_future_events_go_to_the_dlq() -> None:
+    processor = Processor(SETTINGS, DEFAULT_CONFIG)
+    tombstone = processor.decode(record(None))
+    assert isinstance(tombstone, Emit) and orjson.loads(tombstone.value)["reason"] == "not_json"
+    future = processor.decode(record(purchase(ts=NOW + 3_600_000)))
+    assert isinstance(future, Emit)
+    assert orjson.loads(future.value)["reason"] == "future_timestamp"
+
+
+def test_event_keyed_otherwise_is_rekeyed_to_its_nfc_customer_id() -> None:
+    processor = Processor(SETTINGS, DEFAULT_CONFIG)
+    nfd = unicodedata.normalize("NFD", "José")
+    out = processor.decode(record(purchase(customer_id=nfd), key=nfd.encode()))
+    assert isinstance(out, Emit) and out.topic == SETTINGS.topic_rekey
+    assert out.key == unicodedata.normalize("NFC", "José").encode()
+    assert (KIND_HEADER, b"purchase") in out.headers
+    # Read back from the re-key topic, it is scored under the NFC id with its source topic.
+    again = processor.decode(record(out.value, key=out.key, topic=SETTINGS.topic_rekey,
+                                    headers=out.headers))
+    assert isinstance(again, Decoded) and again.event.customer_id == "José"
+
+
+def test_duplicate_event_changes_nothing() -> None:
+    processor = Processor(SETTINGS, DEFAULT_CONFIG)
+    rec = record(purchase())
+    decoded = processor.decode(rec)
+    assert isinstance(decoded, Decoded)
+    first = processor.score(decoded, None, rec)
+    again = processor.score(decoded, first.state, rec)
+    assert again.state is None and again.emits == []
+
+
+def test_dlq_message_truncates_huge_payloads() -> None:
+    message = dlq_message(source_topic="t", partition=0, offset=1, error="too big",
+                          reason="oversized", raw=b"a" * (RAW_LIMIT_BYTES + 10),
+                          received_at_ms=NOW)
+    assert message["raw_truncated"] is True and len(message["raw"]) == RAW_LIMIT_BYTES
+
+
+def test_offline_scoring_reports_rejected_lines_and_keeps_going() -> None:
+    healthy = scripted_population(loyal=1, churning=0, newcomers=0)[0]
+    lines = [orjson.dumps(e) for e in healthy]
+    lines.insert(3, b"{broken")
+    lines.insert(5, orjson.dumps({"topic": "nope", **{k: v for k, v in healthy[0].items()
+                                                     if k != "topic"}}))
+    result = score_lines(lines, DEFAULT_CONFIG, reference_ms=None)
+    assert [(r["line"], r["reason"]) for r in result.rejects] == [(4, "not_json"),
+                                                                 (6, "unknown_topic")]
+    assert result.events == len(healthy)
+    assert result.scores["loyal-0"]["events_seen"] == len(healthy)
