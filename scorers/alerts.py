@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from scorers.config import AlertConfig
-from scorers.model import Evaluation
+from scorers.model import Evaluation, band_of
 from scorers.state import CustomerState
 from scorers.timefmt import format_ms
 
@@ -48,7 +48,7 @@ def _alert(
         "score": score,
         "previous_score": previous,
         "threshold": cfg.threshold,
-        "band": evaluation.band,
+        "band": band_of(score),  # of the published (rounded) score
         "drivers": [
             {"component": d.component, "score": d.score, "impact": d.impact, "detail": d.detail}
             for d in evaluation.drivers

@@ -15,6 +15,7 @@ from scorers.config import COMPONENTS, DAY_MS, HOUR_MS, PRIORITIES, ScoringConfi
 from scorers.state import CustomerState, decay_factor
 
 LN2 = math.log(2.0)
+MIN_SPEND = 0.01  # decayed net spend below a cent counts as none
 BANDS: tuple[tuple[float, str], ...] = ((80.0, "excellent"), (60.0, "good"), (40.0, "fair"))
 
 
@@ -213,8 +214,9 @@ def engagement_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Compo
     terms = [(c.volume_share, volume, activity), (c.recency_share, recency, activity)]
     if s.e_sent_w > 1e-12:
         mean = s.e_sent_sum / s.e_sent_w
-        terms.append((c.sentiment_share, 50.0 * (1.0 + mean),
-                      f"negative sentiment in conversations ({mean:+.2f})"))
+        mood = (f"negative sentiment in conversations ({mean:+.2f})" if mean < 0
+                else f"sentiment in conversations averages {mean:+.2f} (of -1..+1)")
+        terms.append((c.sentiment_share, 50.0 * (1.0 + mean), mood))
     share_sum = sum(share for share, _, _ in terms)
     score = sum(share * value for share, value, _ in terms) / share_sum
     losses: dict[str, float] = {}
@@ -269,14 +271,17 @@ def revenue_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
         -LN2 * history / c.short_half_life_ms))
     long_rate = max(0.0, long) * LN2 / (c.long_half_life_ms * -math.expm1(
         -LN2 * history / c.long_half_life_ms))
-    if long_rate <= 0:
-        return None
+    if long < MIN_SPEND or long_rate <= 0:
+        return None  # no net spend (sub-cent remainders are float noise, not spend)
     growth = short_rate / long_rate - 1.0
     # Steady spend is healthy (70); growth earns the rest, decline takes it all away.
     scaled = max(-1.0, min(1.0, growth / c.full_scale_growth))
     score = 70.0 + (30.0 * scaled if scaled >= 0 else 70.0 * scaled)
-    direction = "down" if growth < 0 else "up"
-    detail = f"spend {direction} {abs(growth):.0%} against its long-run rate"
+    if abs(growth) < 0.05:
+        detail = "spend steady, not growing, against its long-run rate"
+    else:
+        direction = "down" if growth < 0 else "up"
+        detail = f"spend {direction} {abs(growth):.0%} against its long-run rate"
     return ComponentResult(_clamp(score), (Part(100 - score, detail),), s.last_purchase_ts)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from scorers.alerts import check_alerts
 from scorers.config import ScoringConfig
 from scorers.events import Event, InteractionEvent, PurchaseEvent, TicketEvent
-from scorers.model import Evaluation, evaluate, ticket_load
+from scorers.model import Evaluation, band_of, evaluate, ticket_load
 from scorers.state import CustomerState, decay_factor
 from scorers.timefmt import format_ms
 
@@ -83,7 +83,7 @@ def score_message(s: CustomerState, evaluation: Evaluation, score: float,
     return {
         "customer_id": s.customer_id,
         "score": score,
-        "band": evaluation.band,
+        "band": band_of(score),  # of the published (rounded) score
         "previous_score": previous,
         "components": evaluation.components,
         "confidence": evaluation.confidence,

@@ -73,9 +73,8 @@ def test_scripted_history_gives_expected_scores_and_exactly_the_expected_alerts(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    file_scores = {
-        m["customer_id"]: m for m in map(orjson.loads, (out / "scores.jsonl").read_bytes().splitlines())
-    }
+    lines = (out / "scores.jsonl").read_bytes().splitlines()
+    file_scores = {m["customer_id"]: m for m in map(orjson.loads, lines)}
     assert {c: m["score"] for c, m in file_scores.items()} == {
         c: m["score"] for c, m in scores.items()
     }

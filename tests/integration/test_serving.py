@@ -102,7 +102,7 @@ def test_read_model_holds_the_final_scores_and_converges_after_a_redis_outage(
 
     # Redis came back empty (no persistence): the projector rebuilds it from the topic.
     expected = {c: m["score"] for c, m in during.items()}
-    scores, at_risk = wait_for_read_model(settings, expected)
+    _, at_risk = wait_for_read_model(settings, expected)
     assert at_risk == {c: s for c, s in expected.items() if s < 60}
     assert set(at_risk) == {"churning-0", "churning-1"}
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
