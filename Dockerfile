@@ -1,0 +1,12 @@
+# The relscore worker image (used by docker-compose.yml and deploy/k8s).
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY scorers ./scorers
+COPY streams ./streams
+RUN pip install --no-cache-dir .
+ENV RELSCORE_WEB_PORT=6066 RELSCORE_DATA_DIR=/data
+EXPOSE 6066
+USER 65534
+ENTRYPOINT ["relscore"]
+CMD ["worker"]
