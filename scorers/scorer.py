@@ -13,6 +13,7 @@ from scorers.alerts import check_alerts
 from scorers.config import ScoringConfig
 from scorers.events import Event, InteractionEvent, PurchaseEvent, TicketEvent
 from scorers.model import Evaluation, band_of, evaluate, ticket_load
+from scorers.schedule import next_check_ms
 from scorers.state import CustomerState, decay_factor
 from scorers.timefmt import format_ms
 
@@ -22,13 +23,23 @@ DECAY = "decay"
 
 @dataclass(slots=True)
 class Outputs:
-    """What one step produced: a score message when the score changed, and any alerts."""
+    """What one step produced: score messages (one per change) and alerts, in event-time
+    order. Applying an event first re-scores the customer at any due time it passed."""
 
     duplicate: bool = False
     late: bool = False
-    score: dict[str, Any] | None = None
+    scores: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     evaluation: Evaluation | None = None
+
+    @property
+    def score(self) -> dict[str, Any] | None:
+        """The last score message of this step, if any."""
+        return self.scores[-1] if self.scores else None
+
+    def extend(self, other: Outputs) -> None:
+        self.scores.extend(other.scores)
+        self.alerts.extend(other.alerts)
 
 
 def new_state(event: Event) -> CustomerState:
@@ -44,6 +55,12 @@ def apply_event(
         state = new_state(event)
     elif event.event_id in state.recent_ids:
         return state, Outputs(duplicate=True)
+    caught_up = Outputs()
+    # Time alone may have crossed a level before this event: look at the due times first,
+    # so a customer's outputs never depend on when the partition clock passed them.
+    while state.next_due is not None and state.next_due < event.ts:
+        state, decayed = rescore(state, state.next_due, cfg)
+        caught_up.extend(decayed)
     s = state.copy()
     late = event.ts < s.ref_ts
     if event.ts > s.ref_ts:
@@ -63,7 +80,9 @@ def apply_event(
         _apply_interaction(s, event, cfg)
     outputs = _publish(s, s.ref_ts, EVENT, cfg)
     outputs.late = late
-    return s, outputs
+    caught_up.extend(outputs)
+    caught_up.evaluation, caught_up.late = outputs.evaluation, late
+    return s, caught_up
 
 
 def rescore(
@@ -71,7 +90,7 @@ def rescore(
 ) -> tuple[CustomerState, Outputs]:
     """Re-score ``state`` at event time ``at_ms`` with no new event (time alone: ``decay``)."""
     if at_ms <= state.ref_ts:
-        return state, Outputs()
+        return state, Outputs()  # an event already moved the clock past this due time
     s = state.copy()
     _advance(s, at_ms, cfg)
     return s, _publish(s, at_ms, DECAY, cfg)
@@ -103,13 +122,13 @@ def _publish(s: CustomerState, at: int, reason: str, cfg: ScoringConfig) -> Outp
     evaluation = evaluate(s, at, cfg)
     score = round(evaluation.score, 1)
     outputs = Outputs(evaluation=evaluation)
-    if score == s.score and evaluation.components == s.components:
-        return outputs
-    previous = s.score
-    outputs.alerts = check_alerts(s, evaluation, score, previous, cfg.alerts)
-    outputs.score = score_message(s, evaluation, score, previous, reason, cfg)
-    s.score = score
-    s.components = evaluation.components
+    if score != s.score or evaluation.components != s.components:
+        previous = s.score
+        outputs.alerts = check_alerts(s, evaluation, score, previous, cfg.alerts)
+        outputs.scores.append(score_message(s, evaluation, score, previous, reason, cfg))
+        s.score = score
+        s.components = evaluation.components
+    s.next_due = next_check_ms(s, evaluation, cfg)
     return outputs
 
 

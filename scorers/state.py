@@ -71,6 +71,8 @@ class CustomerState:
     components: dict[str, float | None] | None = None
     below: bool = False
     drop_window: list[list[float]] = field(default_factory=list)
+    # event time at which the score must be looked at again if no event comes (see schedule)
+    next_due: int | None = None
 
     def copy(self) -> CustomerState:
         """A copy whose containers can be changed without touching this state."""

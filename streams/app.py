@@ -17,9 +17,12 @@ import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from scorers.config import ScoringConfig
+from scorers.schedule import DueSchedule
+from scorers.state import CustomerState
 from streams import metrics
 from streams.bands import BandCounts
-from streams.processor import Decoded, Emit, Processor, Record, normalise_headers
+from streams.partitioning import partition_for
+from streams.processor import Decoded, Emit, Processor, Record, Step, normalise_headers
 from streams.projector import RedisProjector
 from streams.settings import Settings
 from streams.topics import kafka_client_config
@@ -116,9 +119,30 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         await outputs[emit.topic].send(
             key=emit.key,
             value=emit.value,
+            partition=emit.partition,
             headers=list(emit.headers) or None,
             timestamp=None if emit.timestamp_ms is None else emit.timestamp_ms / 1000,
         )
+
+    schedule = DueSchedule(settings.allowed_lateness_ms)
+
+    async def apply(key: bytes, step: Step | None) -> None:
+        if step is None or step.state is None:
+            return
+        table[key] = step.state
+        bands.move(step.band_before, step.band_after)
+        for emit in step.emits:
+            await send(emit)
+
+    async def advance_clock(partition: int, event_ts: int) -> None:
+        """Move the partition's event-time clock; re-score the customers it made due."""
+        schedule.observe(partition, event_ts)
+        for due, key in list(schedule.pop_due(partition)):
+            step = processor.rescore(key, table.get(key), due)
+            await apply(key, step)
+            if step is not None:
+                schedule.push(partition, key, step.next_due)
+        metrics.SCHEDULED.set(len(schedule))
 
     # concurrency=1: higher values can commit past in-flight events (faust issue 606).
     @app.agent(source, concurrency=1, name="score")
@@ -135,22 +159,54 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
                 timestamp_ms=_record_time_ms(message),
                 headers=normalise_headers(message.headers),
             )
+            tick_ms = processor.decode_tick(record)
+            if tick_ms is not None:
+                await advance_clock(record.partition, tick_ms - settings.allowed_lateness_ms)
+                continue
             decoded = processor.decode(record)
             if not isinstance(decoded, Decoded):
                 await send(decoded)
                 continue
+            clock = schedule.clocks.get(record.partition)
+            if clock is not None and decoded.event.ts < clock:
+                metrics.LATE_EVENTS.inc()
+            await advance_clock(record.partition, decoded.event.ts)
             step = processor.score(decoded, table.get(decoded.table_key), record)
+            await apply(decoded.table_key, step)
             if step.state is not None:
-                table[decoded.table_key] = step.state
-                bands.move(step.band_before, step.band_after)
-            for emit in step.emits:
-                await send(emit)
+                schedule.push(record.partition, decoded.table_key, step.next_due)
             metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
 
-    async def recount_bands() -> None:
-        bands.recount(table.values())
+    async def on_recovered() -> None:
+        """After (re)assignment and recovery: recount bands and rebuild the schedule for the
+        partitions this worker now owns, from the due times stored in each state."""
+        assigned = {tp.partition for tp in app.assignor.assigned_actives()
+                    if tp.topic == settings.topic_rekey}
+        schedule.drop()
+        counts: list[bytes] = []
+        for key, raw in table.items():
+            partition = partition_for(key, settings.partitions)
+            if partition not in assigned:
+                continue
+            counts.append(raw)
+            state = CustomerState.from_bytes(raw)
+            schedule.push(partition, key, state.next_due)
+            schedule.observe(partition, state.ref_ts)
+        bands.recount(counts)
+        metrics.SCHEDULED.set(len(schedule))
+        log.info("schedule rebuilt: %d customers due-tracked on partitions %s",
+                 len(schedule), sorted(assigned))
 
-    table.on_recover(recount_bands)
+    table.on_recover(on_recovered)
+
+    if settings.clock == "wall":
+        @app.timer(settings.tick_interval_s)  # type: ignore[untyped-decorator]
+        async def tick() -> None:
+            now = time.time_ns() // 1_000_000
+            for tp in app.assignor.assigned_actives():
+                if tp.topic == settings.topic_rekey:
+                    await send(processor.tick(tp.partition, now))
+
     projector = RedisProjector(settings, cfg.alerts.threshold)
 
     @app.task  # type: ignore[untyped-decorator]

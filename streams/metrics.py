@@ -84,3 +84,8 @@ REDIS_WRITES = Counter(
     "Customer records written to the Redis read model.",
     registry=REGISTRY,
 )
+SCHEDULED = Gauge(
+    "relscore_scheduled_customers",
+    "Customers in this worker's due-time schedule (re-scored when time alone may cross a level).",
+    registry=REGISTRY,
+)

@@ -26,9 +26,11 @@ from scorers.events import (
     parse_payload,
     validate_event,
 )
-from scorers.scorer import apply_event
+from scorers.schedule import DueSchedule
+from scorers.scorer import Outputs, apply_event, rescore
 from scorers.state import CustomerState
 from scorers.timefmt import parse_rfc3339_ms
+from streams.partitioning import partition_for
 
 FILE_TOPICS = {"purchases": PURCHASE, "support-tickets": TICKET, "interactions": INTERACTION}
 
@@ -48,11 +50,22 @@ class OfflineResult:
 
 def score_lines(
     lines: Iterable[bytes], cfg: ScoringConfig, *, reference_ms: int | None,
-    limits: Limits | None = None,
+    limits: Limits | None = None, partitions: int = 4, allowed_lateness_ms: int = 60_000,
 ) -> OfflineResult:
-    """Score JSONL lines (bytes, one event each); rejects are collected, never raised."""
+    """Score JSONL lines (bytes, one event each); rejects are collected, never raised.
+
+    Customers are spread over ``partitions`` event-time clocks exactly as the stream spreads
+    them over Kafka partitions, so decay re-scores fire at the same event times.
+    """
     limits = limits or Limits()
     result = OfflineResult()
+    schedule = DueSchedule(allowed_lateness_ms)
+
+    def take(customer: str, outputs: Outputs) -> None:
+        if outputs.scores:
+            result.scores[customer] = outputs.scores[-1]
+        result.alerts.extend(outputs.alerts)
+
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip(b"\r\n")
         if not line.strip():
@@ -76,15 +89,23 @@ def score_lines(
                  "raw": line.decode("utf-8", "replace")}
             )
             continue
+        key = event.customer_id.encode("utf-8")
+        partition = partition_for(key, partitions)
+        schedule.observe(partition, event.ts)
+        for due, due_key in list(schedule.pop_due(partition)):
+            customer = due_key.decode("utf-8")
+            state, outputs = rescore(result.states[customer], due, cfg)
+            result.states[customer] = state
+            take(customer, outputs)
+            schedule.push(partition, due_key, state.next_due)
         state, outputs = apply_event(result.states.get(event.customer_id), event, cfg)
         if outputs.duplicate:
             result.duplicates += 1
             continue
         result.events += 1
         result.states[event.customer_id] = state
-        if outputs.score is not None:
-            result.scores[event.customer_id] = outputs.score
-        result.alerts.extend(outputs.alerts)
+        take(event.customer_id, outputs)
+        schedule.push(partition, key, state.next_due)
     # Event-time order; the sort is stable, so ties keep processing order.
     result.alerts.sort(key=lambda alert: parse_rfc3339_ms(alert["as_of"]))
     return result

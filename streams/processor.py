@@ -26,7 +26,7 @@ from scorers.events import (
     decode_event,
 )
 from scorers.model import band_of
-from scorers.scorer import apply_event
+from scorers.scorer import Outputs, apply_event, rescore
 from scorers.state import CustomerState
 from scorers.timefmt import format_ms
 from streams import metrics
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 KIND_HEADER = "relscore-kind"
 SOURCE_HEADER = "relscore-source"
+TICK_KIND = b"tick"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class Emit:
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
     timestamp_ms: int | None = None
+    partition: int | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +87,7 @@ class Step:
     emits: list[Emit] = field(default_factory=list)
     band_before: str | None = None
     band_after: str | None = None
+    next_due: int | None = None
 
 
 def normalise_headers(raw: object) -> tuple[tuple[str, bytes], ...]:
@@ -152,26 +155,63 @@ class Processor:
             metrics.EVENTS.labels(source, "duplicate").inc()
             return Step(state=None)
         metrics.EVENTS.labels(source, "scored").inc()
-        if outputs.late:
-            metrics.LATE_EVENTS.inc()
         if record.timestamp_ms:
             lag_s = (record.timestamp_ms - decoded.event.ts) / 1000
             metrics.EVENT_TIME_LAG.observe(max(0.0, lag_s))
+        return self._step(decoded.table_key, state, new_state, outputs)
+
+    def rescore(self, key: bytes, state_bytes: bytes | None, due_ms: int) -> Step | None:
+        """Re-score a customer whose due time ``due_ms`` the partition clock has passed.
+
+        None when the entry is stale (the customer is gone or has another due time now).
+        """
+        if state_bytes is None:
+            return None
+        state = CustomerState.from_bytes(state_bytes)
+        if state.next_due != due_ms:
+            return None
+        new_state, outputs = rescore(state, due_ms, self.cfg)
+        return self._step(key, state, new_state, outputs)
+
+    def _step(self, key: bytes, state: CustomerState | None, new_state: CustomerState,
+              outputs: Outputs) -> Step:
         step = Step(
             state=new_state.to_bytes(),
             band_before=None if state is None or state.score is None else band_of(state.score),
             band_after=None if new_state.score is None else band_of(new_state.score),
+            next_due=new_state.next_due,
         )
-        key = decoded.table_key
-        if outputs.score is not None:
-            metrics.SCORE_UPDATES.labels(outputs.score["reason"]).inc()
-            metrics.SCORES.observe(outputs.score["score"])
-            step.emits.append(Emit(self.settings.topic_scores, key, orjson.dumps(outputs.score)))
+        for message in outputs.scores:
+            metrics.SCORE_UPDATES.labels(message["reason"]).inc()
+            metrics.SCORES.observe(message["score"])
+            step.emits.append(Emit(self.settings.topic_scores, key, orjson.dumps(message)))
         for alert in outputs.alerts:
             metrics.ALERTS.labels(alert["type"], alert["severity"]).inc()
             alert["emitted_at"] = format_ms(_now_ms())
             step.emits.append(Emit(self.settings.topic_alerts, key, orjson.dumps(alert)))
         return step
+
+    def tick(self, partition: int, now_ms: int) -> Emit:
+        """A wall-clock tick for ``partition`` (live mode), sent through the re-key topic so
+        that it is processed in order with the partition's events and replays with them."""
+        return Emit(
+            topic=self.settings.topic_rekey,
+            key=None,
+            value=orjson.dumps({"tick_ms": now_ms}),
+            headers=((KIND_HEADER, TICK_KIND),),
+            partition=partition,
+        )
+
+    def decode_tick(self, record: Record) -> int | None:
+        """The tick time of a tick record, or None when ``record`` is not a tick."""
+        if record.topic != self.settings.topic_rekey or record.header(KIND_HEADER) != TICK_KIND:
+            return None
+        try:
+            return int(orjson.loads(record.value or b"{}")["tick_ms"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("ignored a malformed tick at %s[%d]@%d", record.topic, record.partition,
+                        record.offset)
+            return None
 
     def _kind_and_source(self, record: Record) -> tuple[str | None, str]:
         if record.topic == self.settings.topic_rekey:

@@ -61,6 +61,14 @@ class Settings:
     config_path: str | None = None
     max_payload_bytes: int = 65536
     max_future_skew_ms: int = 5 * 60 * 1000
+    # Event-time clock per partition = highest event time seen - allowed lateness. Customers
+    # whose score would cross a level by then are re-scored with reason "decay".
+    allowed_lateness_ms: int = 60_000
+    # "event": only event time moves the clocks (replays give identical output).
+    # "wall": also tick idle partitions with the wall clock every tick_interval_s (live use);
+    # the ticks are records on the re-key topic, so a replay of the log repeats them.
+    clock: str = "event"
+    tick_interval_s: float = 5.0
     log_level: str = "INFO"
     # Seconds between offset commits (Faust's broker_commit_interval).
     commit_interval_s: float = 1.0
@@ -120,6 +128,12 @@ class Settings:
             raise SettingsError(f"RELSCORE_WEB_PORT={self.web_port} is not a TCP port (1-65535)")
         if self.max_payload_bytes < 256:
             raise SettingsError("RELSCORE_MAX_PAYLOAD_BYTES must be at least 256")
+        if self.clock not in ("event", "wall"):
+            raise SettingsError(f"RELSCORE_CLOCK={self.clock!r}: use 'event' or 'wall'")
+        if self.allowed_lateness_ms < 0:
+            raise SettingsError("RELSCORE_ALLOWED_LATENESS_MS must be >= 0")
+        if self.tick_interval_s <= 0:
+            raise SettingsError("RELSCORE_TICK_INTERVAL_S must be > 0")
         if self.kafka_security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
             raise SettingsError(
                 f"RELSCORE_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r}: use one of "
