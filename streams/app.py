@@ -137,11 +137,13 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
     async def advance_clock(partition: int, event_ts: int) -> None:
         """Move the partition's event-time clock; re-score the customers it made due."""
         schedule.observe(partition, event_ts)
-        for due, key in list(schedule.pop_due(partition)):
-            step = processor.rescore(key, table.get(key), due)
-            await apply(key, step)
-            if step is not None:
-                schedule.push(partition, key, step.next_due)
+        # A re-score may set a next due time that the clock has passed too: loop until none.
+        while due_now := list(schedule.pop_due(partition)):
+            for due, key in due_now:
+                step = processor.rescore(key, table.get(key), due)
+                await apply(key, step)
+                if step is not None:
+                    schedule.push(partition, key, step.next_due)
         metrics.SCHEDULED.set(len(schedule))
 
     # concurrency=1: higher values can commit past in-flight events (faust issue 606).

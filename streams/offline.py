@@ -92,12 +92,13 @@ def score_lines(
         key = event.customer_id.encode("utf-8")
         partition = partition_for(key, partitions)
         schedule.observe(partition, event.ts)
-        for due, due_key in list(schedule.pop_due(partition)):
-            customer = due_key.decode("utf-8")
-            state, outputs = rescore(result.states[customer], due, cfg)
-            result.states[customer] = state
-            take(customer, outputs)
-            schedule.push(partition, due_key, state.next_due)
+        while due_now := list(schedule.pop_due(partition)):
+            for due, due_key in due_now:
+                customer = due_key.decode("utf-8")
+                state, outputs = rescore(result.states[customer], due, cfg)
+                result.states[customer] = state
+                take(customer, outputs)
+                schedule.push(partition, due_key, state.next_due)
         state, outputs = apply_event(result.states.get(event.customer_id), event, cfg)
         if outputs.duplicate:
             result.duplicates += 1
