@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +25,18 @@ from streams.stack import stack_down, stack_status, stack_up
 from streams.topics import ensure_topics, kafka_client_config
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE = Settings(run_dir=str(ROOT / ".run" / "test-stack"))
+
+
+def _base_settings() -> Settings:
+    """The stack's settings: RELSCORE_* from the environment (ports, run dir) when given, so
+    parallel test runs can use separate stacks; by default .run/test-stack on the default
+    ports."""
+    env = dict(os.environ)
+    env.setdefault("RELSCORE_RUN_DIR", str(ROOT / ".run" / "test-stack"))
+    return Settings.from_env(env)
+
+
+BASE = _base_settings()
 
 pytestmark = pytest.mark.integration
 
