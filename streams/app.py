@@ -27,6 +27,7 @@ from streams.projector import RedisProjector
 from streams.settings import Settings
 from streams.topics import kafka_client_config
 from streams.views import register_views
+from streams.watchdog import watch_broker
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=settings.commit_interval_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 10,
         table_standby_replicas=0,
         web_enabled=True,
         web_host=settings.web_host,
@@ -215,13 +218,17 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
     async def project_to_redis() -> None:
         await projector.run()
 
+    @app.task  # type: ignore[untyped-decorator]
+    async def exit_when_kafka_is_gone() -> None:
+        await watch_broker(settings)
+
     register_views(app, settings, cfg, table)
     setup_prometheus_sensors(app, registry=metrics.REGISTRY, name_prefix="relscore_faust")
 
     app.relscore_processor = processor  # type: ignore[attr-defined]
     app.relscore_table = table  # type: ignore[attr-defined]
     app.relscore_projector = projector  # type: ignore[attr-defined]
-    del score, project_to_redis
+    del score, project_to_redis, exit_when_kafka_is_gone
     return app
 
 

@@ -72,6 +72,10 @@ class Settings:
     log_level: str = "INFO"
     # Seconds between offset commits (Faust's broker_commit_interval).
     commit_interval_s: float = 1.0
+    # Consumer group session timeout: a worker silent this long loses its partitions.
+    session_timeout_s: float = 30.0
+    # Exit with code 3 when no Kafka bootstrap server answers for this long.
+    broker_timeout_s: float = 120.0
     run_dir: str = ".run"
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
@@ -132,6 +136,10 @@ class Settings:
             raise SettingsError(f"RELSCORE_CLOCK={self.clock!r}: use 'event' or 'wall'")
         if self.allowed_lateness_ms < 0:
             raise SettingsError("RELSCORE_ALLOWED_LATENESS_MS must be >= 0")
+        if self.session_timeout_s < 6:
+            raise SettingsError("RELSCORE_SESSION_TIMEOUT_S must be at least 6 (seconds)")
+        if self.broker_timeout_s <= 0:
+            raise SettingsError("RELSCORE_BROKER_TIMEOUT_S must be > 0 (seconds)")
         if self.tick_interval_s <= 0:
             raise SettingsError("RELSCORE_TICK_INTERVAL_S must be > 0")
         if self.kafka_security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
