@@ -27,6 +27,8 @@ def run_worker(settings: Settings, cfg: ScoringConfig) -> int:
         settings.web_port,
     )
     app = create_app(settings, cfg)
+    # Faust installs its own log handler; the CLI's would print every line twice.
+    logging.getLogger().handlers.clear()
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     try:
         worker.execute_from_commandline()
