@@ -8,9 +8,11 @@ harmless and alert ids are deterministic.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
@@ -21,9 +23,11 @@ from scorers.schedule import DueSchedule
 from scorers.state import CustomerState
 from streams import metrics
 from streams.bands import BandCounts
+from streams.batch import BatchScorer, InputProgress
 from streams.partitioning import partition_for
-from streams.processor import Decoded, Emit, Processor, Record, Step, normalise_headers
+from streams.processor import Emit, Processor, Record, normalise_headers
 from streams.projector import RedisProjector
+from streams.reader import committed_offsets
 from streams.settings import Settings
 from streams.topics import kafka_client_config
 from streams.views import register_views
@@ -97,6 +101,9 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         TABLE_NAME,
         default=None,
         partitions=settings.partitions,
+        # The changelog partition comes from the key (murmur2, like the inputs' producers),
+        # so rows can be written after a batch, outside any one event's context.
+        use_partitioner=True,
         # bytes types select Faust's raw codec for the changelog too (recovery decodes with it).
         key_type=bytes,
         value_type=bytes,
@@ -118,8 +125,8 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         )
     }
 
-    async def send(emit: Emit) -> None:
-        await outputs[emit.topic].send(
+    def send(emit: Emit) -> Awaitable[Any]:
+        return outputs[emit.topic].send(
             key=emit.key,
             value=emit.value,
             partition=emit.partition,
@@ -128,65 +135,45 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         )
 
     schedule = DueSchedule(settings.allowed_lateness_ms)
+    clocked_topics = (*settings.input_topics, settings.topic_rekey)
+    progress = InputProgress(clocked_topics)
+    batches = BatchScorer(processor, schedule, bands, progress)
 
-    async def apply(key: bytes, step: Step | None) -> None:
-        if step is None or step.state is None:
-            return
-        table[key] = step.state
-        bands.move(step.band_before, step.band_after)
-        for emit in step.emits:
-            await send(emit)
-
-    async def advance_clock(partition: int, event_ts: int) -> None:
-        """Move the partition's event-time clock; re-score the customers it made due."""
-        schedule.observe(partition, event_ts)
-        # A re-score may set a next due time that the clock has passed too: loop until none.
-        while due_now := list(schedule.pop_due(partition)):
-            for due, key in due_now:
-                step = processor.rescore(key, table.get(key), due)
-                await apply(key, step)
-                if step is not None:
-                    schedule.push(partition, key, step.next_due)
-        metrics.SCHEDULED.set(len(schedule))
+    def highwaters() -> dict[tuple[str, int], int | None]:
+        """End offsets of the assigned input partitions, as the consumer last saw them."""
+        ends: dict[tuple[str, int], int | None] = {}
+        for tp in app.assignor.assigned_actives():
+            if tp.topic in clocked_topics:
+                try:
+                    ends[(tp.topic, tp.partition)] = app.consumer.highwater(tp)
+                except (KeyError, AssertionError):
+                    ends[(tp.topic, tp.partition)] = None
+        return ends
 
     # concurrency=1: higher values can commit past in-flight events (faust issue 606).
+    # take_events acks a batch's events only after this body has finished with it.
     @app.agent(source, concurrency=1, name="score")
     async def score(stream: Any) -> None:
-        async for event in stream.events():
+        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
             started = time.perf_counter()
-            message = event.message
-            record = Record(
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=event.key,
-                value=event.value,
-                timestamp_ms=_record_time_ms(message),
-                headers=normalise_headers(message.headers),
-            )
-            tick_ms = processor.decode_tick(record)
-            if tick_ms is not None:
-                await advance_clock(record.partition, tick_ms - settings.allowed_lateness_ms)
-                continue
-            decoded = processor.decode(record)
-            if not isinstance(decoded, Decoded):
-                await send(decoded)
-                continue
-            clock = schedule.clocks.get(record.partition)
-            if clock is not None and decoded.event.ts < clock:
-                metrics.LATE_EVENTS.inc()
-            await advance_clock(record.partition, decoded.event.ts)
-            step = processor.score(decoded, table.get(decoded.table_key), record)
-            await apply(decoded.table_key, step)
-            if step.state is not None:
-                schedule.push(record.partition, decoded.table_key, step.next_due)
-            metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
+            records = [_record(event) for event in events]
+            result = batches.process(records, table.get, highwaters())
+            # Outputs first, acknowledged; only then the state that remembers them.
+            delivered = [await send(emit) for emit in result.emits]
+            if delivered:
+                await asyncio.gather(*delivered)
+            for key, value in result.updates.items():
+                table[key] = value
+            metrics.PROCESSING_SECONDS.observe((time.perf_counter() - started) / len(records))
 
     async def on_recovered() -> None:
         """After (re)assignment and recovery: recount bands and rebuild the schedule for the
         partitions this worker now owns, from the due times stored in each state."""
         assigned = {tp.partition for tp in app.assignor.assigned_actives()
                     if tp.topic == settings.topic_rekey}
+        # Reading resumes at the committed offsets: that is where each input stands.
+        committed = await asyncio.to_thread(committed_offsets, settings, clocked_topics)
+        progress.reset({tp: offset for tp, offset in committed.items() if tp[1] in assigned})
         schedule.drop()
         counts: list[bytes] = []
         for key, raw in table.items():
@@ -230,6 +217,19 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
     app.relscore_projector = projector  # type: ignore[attr-defined]
     del score, project_to_redis, exit_when_kafka_is_gone
     return app
+
+
+def _record(event: Any) -> Record:
+    message = event.message
+    return Record(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=event.key,
+        value=event.value,
+        timestamp_ms=_record_time_ms(message),
+        headers=normalise_headers(message.headers),
+    )
 
 
 def _record_time_ms(message: Any) -> int | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -58,6 +58,24 @@ def wait_for(
 def latest_by_customer(messages: list[Message]) -> dict[str, Message]:
     """The last message per customer_id (what a compacted topic converges to)."""
     return {message["customer_id"]: message for message in messages}
+
+
+def committed_offsets(settings: Settings, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+    """The worker group's committed offset of every partition of ``topics`` (0 if none)."""
+    admin = KafkaAdminClient(**kafka_client_config(settings))
+    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
+                             **kafka_client_config(settings))
+    try:
+        committed = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
+        offsets: dict[tuple[str, int], int] = {}
+        for topic in topics:
+            for partition in sorted(consumer.partitions_for_topic(topic) or set()):
+                meta = committed.get(TopicPartition(topic, partition))
+                offsets[(topic, partition)] = max(0, meta.offset) if meta is not None else 0
+        return offsets
+    finally:
+        consumer.close()
+        admin.close()
 
 
 def group_lag(settings: Settings, topics: list[str]) -> int:

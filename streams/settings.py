@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 ENV_PREFIX = "RELSCORE_"
 
@@ -21,13 +21,20 @@ class SettingsError(ValueError):
 
 def _redact_url(url: str) -> str:
     parts = urlsplit(url)
+    # redis-py also takes the password as a query parameter (?password=...).
+    query = parts.query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(name.lower() == "password" for name, _ in pairs):
+        query = urlencode(
+            [(name, "***" if name.lower() == "password" else value) for name, value in pairs]
+        )
     if parts.password is None:
-        return url
-    netloc = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{netloc}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        netloc = parts.netloc
+    else:
+        netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
+        if parts.port:
+            netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,9 @@ class Settings:
     kafka_sasl_password: str | None = field(default=None, repr=False)
     kafka_ssl_cafile: str | None = None
     redis_url: str = field(default="redis://localhost:16379/0", repr=False)
+    # CA certificate (PEM) that signed the Redis server's certificate, for rediss:// URLs whose
+    # server is not signed by a CA in the system store.
+    redis_ca_file: str | None = None
     redis_prefix: str = "relscore:"
     app_id: str = "relscore"
     topic_purchases: str = "purchases"
@@ -70,6 +80,9 @@ class Settings:
     clock: str = "event"
     tick_interval_s: float = 5.0
     log_level: str = "INFO"
+    # The scoring agent takes up to batch_size records or what arrives within batch_within_s.
+    batch_size: int = 500
+    batch_within_s: float = 0.05
     # Seconds between offset commits (Faust's broker_commit_interval).
     commit_interval_s: float = 1.0
     # Consumer group session timeout: a worker silent this long loses its partitions.
@@ -136,6 +149,8 @@ class Settings:
             raise SettingsError(f"RELSCORE_CLOCK={self.clock!r}: use 'event' or 'wall'")
         if self.allowed_lateness_ms < 0:
             raise SettingsError("RELSCORE_ALLOWED_LATENESS_MS must be >= 0")
+        if self.batch_size < 1 or self.batch_within_s <= 0:
+            raise SettingsError("RELSCORE_BATCH_SIZE must be >= 1, RELSCORE_BATCH_WITHIN_S > 0")
         if self.session_timeout_s < 6:
             raise SettingsError("RELSCORE_SESSION_TIMEOUT_S must be at least 6 (seconds)")
         if self.broker_timeout_s <= 0:
@@ -146,6 +161,14 @@ class Settings:
             raise SettingsError(
                 f"RELSCORE_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r}: use one of "
                 "PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"
+            )
+        for name, path in (("RELSCORE_KAFKA_SSL_CAFILE", self.kafka_ssl_cafile),
+                           ("RELSCORE_REDIS_CA_FILE", self.redis_ca_file)):
+            if path and not Path(path).is_file():
+                raise SettingsError(f"{name}={path!r}: no such file (a PEM CA certificate)")
+        if self.redis_ca_file and urlsplit(self.redis_url).scheme != "rediss":
+            raise SettingsError(
+                "RELSCORE_REDIS_CA_FILE is set but RELSCORE_REDIS_URL is not a rediss:// (TLS) URL"
             )
         if self.kafka_security_protocol.startswith("SASL") and not (
             self.kafka_sasl_username and self.kafka_sasl_password and self.kafka_sasl_mechanism
