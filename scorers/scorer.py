@@ -23,8 +23,11 @@ DECAY = "decay"
 
 @dataclass(slots=True)
 class Outputs:
-    """What one step produced: score messages (one per change) and alerts, in event-time
-    order. Applying an event first re-scores the customer at any due time it passed."""
+    """What one step produced: score messages (one per change) and alerts.
+
+    Due times are not caught up here: the caller's event-time clock decides when they fire
+    (see scorers.schedule), so that an event read early from one topic cannot make a
+    customer look silent while its other topics are still being read."""
 
     duplicate: bool = False
     late: bool = False
@@ -55,12 +58,6 @@ def apply_event(
         state = new_state(event)
     elif event.event_id in state.recent_ids:
         return state, Outputs(duplicate=True)
-    caught_up = Outputs()
-    # Time alone may have crossed a level before this event: look at the due times first,
-    # so a customer's outputs never depend on when the partition clock passed them.
-    while state.next_due is not None and state.next_due < event.ts:
-        state, decayed = rescore(state, state.next_due, cfg)
-        caught_up.extend(decayed)
     s = state.copy()
     late = event.ts < s.ref_ts
     if event.ts > s.ref_ts:
@@ -80,9 +77,7 @@ def apply_event(
         _apply_interaction(s, event, cfg)
     outputs = _publish(s, s.ref_ts, EVENT, cfg)
     outputs.late = late
-    caught_up.extend(outputs)
-    caught_up.evaluation, caught_up.late = outputs.evaluation, late
-    return s, caught_up
+    return s, outputs
 
 
 def rescore(
