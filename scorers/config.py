@@ -142,16 +142,11 @@ class ScoringConfig:
             return self.weights
         return self.segment_weights.get(segment, self.weights)
 
+    fresh_within_ms: Mapping[str, float]  # per component: data this recent counts as fresh
+
     def half_life_ms(self, component: str) -> float:
         """The half-life that decides whether ``component``'s latest data is still fresh."""
-        return {
-            "purchase": self.purchase.half_life_ms,
-            "depth": self.depth.window_ms,
-            "support": self.support.half_life_ms,
-            "engagement": self.engagement.half_life_ms,
-            "satisfaction": self.satisfaction.half_life_ms,
-            "revenue": self.revenue.short_half_life_ms,
-        }[component]
+        return self.fresh_within_ms[component] / self.fresh_half_lives
 
 
 def _default_tree() -> dict[str, Any]:
@@ -353,6 +348,17 @@ def _build(tree: dict[str, Any], source: str) -> ScoringConfig:
             max_drivers=r.count("alerts.max_drivers"),
         ),
         fresh_half_lives=r.positive("confidence.fresh_half_lives"),
+        fresh_within_ms={
+            name: r.positive("confidence.fresh_half_lives") * DAY_MS * days
+            for name, days in (
+                ("purchase", r.positive("purchase.half_life_days")),
+                ("depth", r.positive("depth.window_days")),
+                ("support", r.positive("support.half_life_days")),
+                ("engagement", r.positive("engagement.half_life_days")),
+                ("satisfaction", r.positive("satisfaction.half_life_days")),
+                ("revenue", r.positive("revenue.short_half_life_days")),
+            )
+        },
     )
 
 

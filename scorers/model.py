@@ -9,7 +9,9 @@ weighted mean of the components that have data, shrunk toward the prior while ev
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from scorers.config import COMPONENTS, DAY_MS, HOUR_MS, PRIORITIES, ScoringConfig
 from scorers.state import CustomerState, decay_factor
@@ -23,8 +25,27 @@ BANDS: tuple[tuple[float, str], ...] = ((80.0, "excellent"), (60.0, "good"), (40
 class Part:
     """One reason a component lost points: ``loss`` points of 100, described by ``detail``."""
 
+
     loss: float
-    detail: str
+    template: str
+    args: tuple[Any, ...] = ()
+
+    @property
+    def detail(self) -> str:
+        """The sentence, formatted only for the parts that become drivers."""
+        return self.template.format(*self.args) if self.args else self.template
+
+
+class _Lazy:
+    """A value whose text is computed only when formatted."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: Callable[[], str]) -> None:
+        self._text = text
+
+    def __format__(self, spec: str) -> str:
+        return self._text()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +126,13 @@ def purchase_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Compone
     per_month = s.p_count * f / (c.half_life_ms / LN2) * 30 * DAY_MS
     activity_loss = c.frequency_share * (100 - frequency) + c.recency_share * (100 - recency)
     if since > c.recency_grace_ms:
-        activity = f"no purchase in {_days(since)} days"
+        activity = Part(activity_loss, "no purchase in {} days", (_days(since),))
     else:
-        activity = (
-            f"buying {per_month:.1f} times a month against {c.expected_per_30_days:g} expected"
-        )
+        activity = Part(activity_loss, "buying {:.1f} times a month against {:g} expected",
+                        (per_month, c.expected_per_30_days))
     parts = (
-        Part(activity_loss, activity),
-        Part(c.returns_share * (100 - returns), f"returns are {share:.0%} of order value"),
+        activity,
+        Part(c.returns_share * (100 - returns), "returns are {:.0%} of order value", (share,)),
     )
     return ComponentResult(_clamp(score), parts, s.last_purchase_ts)
 
@@ -123,11 +143,9 @@ def depth_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentR
     c = cfg.depth
     active = sum(1 for seen in s.products.values() if at - seen <= c.window_ms)
     score = 100.0 * min(1.0, active / c.target_products)
-    detail = (
-        f"uses {active} of {c.target_products} target products or services "
-        f"in the last {_days(c.window_ms)} days"
-    )
-    return ComponentResult(score, (Part(100 - score, detail),), max(s.products.values()))
+    part = Part(100 - score, "uses {} of {} target products or services in the last {} days",
+                (active, c.target_products, _days(c.window_ms)))
+    return ComponentResult(score, (part,), max(s.products.values()))
 
 
 def ticket_load(priority: int, opened: int, at: int, cfg: ScoringConfig) -> float:
@@ -170,14 +188,15 @@ def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
     f = decay_factor(at - s.ref_ts, c.half_life_ms)
     open_load = open_ticket_load(s, at, cfg)
     loads = (
-        (open_load, _open_ticket_detail(s, at, cfg) if s.open_tickets else ""),
-        (s.s_escalations * f * c.escalation_load,
-         f"{s.s_escalations * f:.1f} recent escalations (decayed)"),
-        (s.s_reopens * f * c.reopen_load, f"{s.s_reopens * f:.1f} recently reopened tickets"),
-        (s.s_late * f * c.late_resolution_load,
-         f"{s.s_late * f:.1f} tickets recently resolved past SLA"),
+        (open_load, "{}", (_Lazy(lambda: _open_ticket_detail(s, at, cfg)),)),
+        (s.s_escalations * f * c.escalation_load, "{:.1f} recent escalations (decayed)",
+         (s.s_escalations * f,)),
+        (s.s_reopens * f * c.reopen_load, "{:.1f} recently reopened tickets",
+         (s.s_reopens * f,)),
+        (s.s_late * f * c.late_resolution_load, "{:.1f} tickets recently resolved past SLA",
+         (s.s_late * f,)),
     )
-    total = sum(load for load, _ in loads)
+    total = sum(load for load, _, _ in loads)
     base = 100.0 / (1.0 + total / c.softness)
     csat_n = s.s_csat_n * f
     parts: list[Part] = []
@@ -185,14 +204,15 @@ def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
         csat_avg = s.s_csat_sum / s.s_csat_n
         csat_score = (csat_avg - 1.0) * 25.0
         score = (1 - c.csat_share) * base + c.csat_share * csat_score
-        parts.append(Part(c.csat_share * (100 - csat_score), f"ticket CSAT {csat_avg:.1f}/5"))
+        parts.append(Part(c.csat_share * (100 - csat_score), "ticket CSAT {:.1f}/5", (csat_avg,)))
         base_share = 1 - c.csat_share
     else:
         score = base
         base_share = 1.0
     if total > 0:
         lost = base_share * (100 - base)
-        parts.extend(Part(lost * load / total, detail) for load, detail in loads if load > 0)
+        parts.extend(Part(lost * load / total, template, args)
+                     for load, template, args in loads if load > 0)
     return ComponentResult(_clamp(score), tuple(parts), s.last_ticket_ts)
 
 
@@ -207,22 +227,25 @@ def engagement_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Compo
     volume = 100.0 * min(1.0, s.e_touch * f / expected)
     since = at - s.last_touch_ts
     recency = _recency(since, c.recency_grace_ms, c.recency_zero_ms)
-    activity = (
-        f"no contact in {_days(since)} days" if since > c.recency_grace_ms
-        else f"contact volume at {volume:.0f}% of target"
+    activity: tuple[str, tuple[Any, ...]] = (
+        ("no contact in {} days", (_days(since),)) if since > c.recency_grace_ms
+        else ("contact volume at {:.0f}% of target", (volume,))
     )
-    terms = [(c.volume_share, volume, activity), (c.recency_share, recency, activity)]
+    share_sum = c.volume_share + c.recency_share
+    weighted = c.volume_share * volume + c.recency_share * recency
+    activity_loss = c.volume_share * (100 - volume) + c.recency_share * (100 - recency)
+    mood: Part | None = None
     if s.e_sent_w > 1e-12:
         mean = s.e_sent_sum / s.e_sent_w
-        mood = (f"negative sentiment in conversations ({mean:+.2f})" if mean < 0
-                else f"sentiment in conversations averages {mean:+.2f} (of -1..+1)")
-        terms.append((c.sentiment_share, 50.0 * (1.0 + mean), mood))
-    share_sum = sum(share for share, _, _ in terms)
-    score = sum(share * value for share, value, _ in terms) / share_sum
-    losses: dict[str, float] = {}
-    for share, value, detail in terms:
-        losses[detail] = losses.get(detail, 0.0) + share / share_sum * (100 - value)
-    parts_out = tuple(Part(loss, detail) for detail, loss in losses.items())
+        sentiment = 50.0 * (1.0 + mean)
+        share_sum += c.sentiment_share
+        weighted += c.sentiment_share * sentiment
+        template = ("negative sentiment in conversations ({:+.2f})" if mean < 0
+                    else "sentiment in conversations averages {:+.2f} (of -1..+1)")
+        mood = Part(c.sentiment_share * (100 - sentiment) / share_sum, template, (mean,))
+    score = weighted / share_sum
+    first = Part(activity_loss / share_sum, *activity)
+    parts_out = (first,) if mood is None else (first, mood)
     return ComponentResult(_clamp(score), parts_out, s.last_touch_ts)
 
 
@@ -243,17 +266,17 @@ def satisfaction_component(
         weighted += c.nps_share * nps * 10.0
         total_share += c.nps_share
         parts.append(Part(c.nps_share * (100 - nps * 10.0),
-                          f"NPS answers average {nps:.1f}/10 ({label})"))
+                          "NPS answers average {:.1f}/10 ({})", (nps, label)))
     if has_csat:
         csat = s.csat_sum / s.csat_n
         weighted += c.csat_share * (csat - 1.0) * 25.0
         total_share += c.csat_share
         parts.append(Part(c.csat_share * (100 - (csat - 1.0) * 25.0),
-                          f"CSAT answers average {csat:.1f}/5"))
+                          "CSAT answers average {:.1f}/5", (csat,)))
     scale = 1.0 / total_share
     return ComponentResult(
         _clamp(weighted * scale),
-        tuple(Part(p.loss * scale, p.detail) for p in parts),
+        tuple(Part(p.loss * scale, p.template, p.args) for p in parts),
         s.last_survey_ts,
     )
 
@@ -278,11 +301,11 @@ def revenue_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
     scaled = max(-1.0, min(1.0, growth / c.full_scale_growth))
     score = 70.0 + (30.0 * scaled if scaled >= 0 else 70.0 * scaled)
     if abs(growth) < 0.05:
-        detail = "spend steady, not growing, against its long-run rate"
+        part = Part(100 - score, "spend steady, not growing, against its long-run rate")
     else:
-        direction = "down" if growth < 0 else "up"
-        detail = f"spend {direction} {abs(growth):.0%} against its long-run rate"
-    return ComponentResult(_clamp(score), (Part(100 - score, detail),), s.last_purchase_ts)
+        part = Part(100 - score, "spend {} {:.0%} against its long-run rate",
+                    ("down" if growth < 0 else "up", abs(growth)))
+    return ComponentResult(_clamp(score), (part,), s.last_purchase_ts)
 
 
 _COMPONENT_FUNCTIONS = {
@@ -321,7 +344,7 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
     for name, result in present.items():
         if result.last_data_ts is None:
             continue
-        if at - result.last_data_ts <= cfg.fresh_half_lives * cfg.half_life_ms(name):
+        if at - result.last_data_ts <= cfg.fresh_within_ms[name]:
             fresh_weight += weights[name]
     confidence = (fresh_weight / total_weight) * trust if total_weight else 0.0
 
