@@ -196,9 +196,18 @@ def _apply_ticket(s: CustomerState, e: TicketEvent, cfg: ScoringConfig) -> None:
         s.last_ticket_ts = e.ts
     tid = e.ticket_id
     if e.status == "opened":
+        ticket = s.open_tickets.get(tid)
+        if ticket is not None:
+            # Opened earlier than a status seen first (e.g. "escalated"): it is that old.
+            ticket[1] = min(ticket[1], e.ts)
+            ticket[0] = max(ticket[0], e.priority)
+            return
         closed = s.closed_tickets.get(tid)
-        if tid in s.open_tickets or (closed is not None and closed[1] >= e.ts):
-            return  # already open, or this open arrived after its own resolution
+        if closed is not None and closed[1] >= e.ts:
+            # This open arrived after its own resolution: judge that resolution now.
+            if closed[1] - e.ts > c.sla_ms[max(closed[0], e.priority)]:
+                s.s_late += _weight(s, closed[1], c.half_life_ms)
+            return
         _open_ticket(s, tid, e.priority, e.ts, cfg)
     elif e.status in ("updated", "escalated"):
         if e.status == "escalated":
@@ -210,14 +219,21 @@ def _apply_ticket(s: CustomerState, e: TicketEvent, cfg: ScoringConfig) -> None:
             _open_ticket(s, tid, e.priority, e.ts, cfg)
     elif e.status == "reopened":
         s.s_reopens += w
-        if tid not in s.open_tickets:
+        ticket = s.open_tickets.get(tid)
+        if ticket is not None:
+            # Still open here: its resolution is yet to arrive, and predates this reopening.
+            ticket[1] = max(ticket[1], e.ts)
+        else:
             s.closed_tickets.pop(tid, None)
             _open_ticket(s, tid, e.priority, e.ts, cfg)
     else:  # resolved or closed
         if e.csat is not None:
             s.s_csat_sum += e.csat * w
             s.s_csat_n += w
-        ticket = s.open_tickets.pop(tid, None)
+        ticket = s.open_tickets.get(tid)
+        if ticket is not None and ticket[1] > e.ts:
+            return  # a resolution older than the (re)opening already applied
+        s.open_tickets.pop(tid, None)
         if tid in s.closed_tickets:
             return  # "closed" after "resolved": one resolution
         s.evidence += 1
