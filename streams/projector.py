@@ -36,10 +36,14 @@ MAX_BACKOFF_S = 30.0
 
 
 def redis_client(settings: Settings) -> aioredis.Redis:
-    """An asyncio Redis client for ``RELSCORE_REDIS_URL`` (``redis://`` or ``rediss://``)."""
+    """An asyncio Redis client for ``RELSCORE_REDIS_URL`` (``redis://`` or ``rediss://``);
+    a ``rediss://`` server is verified against ``RELSCORE_REDIS_CA_FILE`` when that is set."""
+    tls: dict[str, Any] = {}
+    if settings.redis_ca_file:
+        tls["ssl_ca_certs"] = settings.redis_ca_file
     return aioredis.Redis.from_url(
         settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
-        health_check_interval=30,
+        health_check_interval=30, **tls,
     )
 
 

@@ -8,8 +8,10 @@ disagree stop the worker with a message that says which and what to do.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.settings import Settings
+from streams.watchdog import bootstrap_addresses
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ def kafka_client_config(settings: Settings) -> dict[str, Any]:
 
 def ensure_topics(settings: Settings) -> dict[str, int]:
     """Create missing topics and check partition counts; returns name -> partitions."""
+    check_kafka_login(settings)
     try:
         admin = KafkaAdminClient(
             client_id=f"{settings.app_id}-setup", request_timeout_ms=30000,
@@ -103,6 +107,85 @@ def ensure_topics(settings: Settings) -> dict[str, int]:
         admin.close()
     check_copartitioning(settings, counts)
     return counts
+
+
+class KafkaLoginError(TopicLayoutError):
+    """Kafka answers but refuses the TLS handshake or the SASL login of these settings."""
+
+
+def check_kafka_login(settings: Settings, timeout_s: float = 15.0) -> None:
+    """Fail fast, with a message naming the problem, when Kafka refuses our TLS or SASL login.
+
+    kafka-python's admin client retries a failed SASL login until its bootstrap timeout and
+    then reports only a timeout ("cannot reach Kafka"), so a wrong password looked like a
+    broker outage. One connection with aiokafka (the client Faust uses) gets the broker's own
+    answer. Does nothing for PLAINTEXT; an unreachable broker is left to the caller's client.
+    The message names the user and the variables to check, never the password.
+    """
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(_login_once(settings, timeout_s))
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            outcome.append(exc)
+
+    # A thread of its own, so this works whether or not the caller runs an event loop.
+    thread = threading.Thread(target=run, name="relscore-kafka-login-check", daemon=True)
+    thread.start()
+    thread.join(timeout_s * 3)
+    if outcome:
+        raise outcome[0]
+
+
+async def _login_once(settings: Settings, timeout_s: float) -> None:
+    import ssl
+
+    from aiokafka import errors as aerrors
+    from aiokafka.conn import create_conn
+
+    config = aiokafka_client_config(settings)
+    del config["bootstrap_servers"]
+    protocol = settings.kafka_security_protocol
+    for host, port in bootstrap_addresses(settings.kafka_bootstrap):
+        where = f"Kafka at {host}:{port}"
+        try:
+            conn = await asyncio.wait_for(
+                create_conn(host, port, client_id=f"{settings.app_id}-login-check",
+                            request_timeout_ms=int(timeout_s * 1000), **config),
+                timeout_s,
+            )
+        except ssl.SSLCertVerificationError as exc:
+            raise KafkaLoginError(
+                f"TLS handshake with {where} failed: the broker's certificate is not trusted "
+                f"({exc.verify_message}); set RELSCORE_KAFKA_SSL_CAFILE to the CA that signed "
+                "it and check that the certificate names the host in RELSCORE_KAFKA_BOOTSTRAP"
+            ) from None
+        except ssl.SSLError as exc:
+            raise KafkaLoginError(
+                f"TLS handshake with {where} failed ({exc.reason or exc.__class__.__name__}); "
+                f"is that listener {protocol}? Check RELSCORE_KAFKA_SECURITY_PROTOCOL"
+            ) from None
+        except (aerrors.SaslAuthenticationFailed, aerrors.AuthenticationFailedError,
+                aerrors.IllegalSaslStateError) as exc:
+            detail = str(exc) or exc.__class__.__name__
+            raise KafkaLoginError(
+                f"authentication failed: {where} refused the SASL "
+                f"{settings.kafka_sasl_mechanism} login of user "
+                f"{settings.kafka_sasl_username!r} ({detail}); check "
+                "RELSCORE_KAFKA_SASL_USERNAME and RELSCORE_KAFKA_SASL_PASSWORD"
+            ) from None
+        except aerrors.UnsupportedSaslMechanismError as exc:
+            raise KafkaLoginError(
+                f"{where} does not accept RELSCORE_KAFKA_SASL_MECHANISM="
+                f"{settings.kafka_sasl_mechanism} ({exc})"
+            ) from None
+        except (OSError, TimeoutError, aerrors.KafkaError):
+            continue  # not reachable (or not answering): try the next bootstrap address
+        conn.close()
+        return
 
 
 def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
