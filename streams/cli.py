@@ -1,4 +1,5 @@
-"""The ``relscore`` command line: worker, stack, score, produce, tail, demo."""
+"""The ``relscore`` command line: worker, stack, score, produce, tail, demo, simulate,
+customer."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from scorers.config import ConfigError, ScoringConfig, load_config
+from scorers.config import DAY_MS, ConfigError, ScoringConfig, load_config
 from scorers.timefmt import format_ms
 from streams.settings import Settings, SettingsError
 
@@ -131,11 +132,202 @@ def cmd_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_clients() -> None:
+    """Keep the Kafka client's connection chatter out of a person's terminal."""
+    for name in ("kafka", "aiokafka"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for name in ("streams.stack", "streams.topics"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
+    _quiet_clients()
     settings = _settings()
-    return run_demo(settings, _config(settings), keep_stack=args.keep_stack)
+    result = run_demo(settings, _config(settings), keep_stack=args.keep_stack,
+                      customers=args.customers, days=args.days, seed=args.seed, rate=args.rate)
+    return result.code
+
+
+def _start_ms(text: str | None, realtime: bool) -> int:
+    from scorers.timefmt import parse_rfc3339_ms
+    from streams.simulator import SIM_EPOCH_MS
+
+    now_ms = time.time_ns() // 1_000_000
+    if text is None:
+        # In real time, the simulated days are today and the next ones (from 00:00 UTC).
+        return now_ms - now_ms % DAY_MS if realtime else SIM_EPOCH_MS
+    if text == "now":
+        return now_ms // 1000 * 1000
+    try:
+        return parse_rfc3339_ms(text if "T" in text else f"{text}T00:00:00Z")
+    except ValueError as exc:
+        raise CliError(f"--start {text!r}: {exc} (or a date like 2026-06-01, or 'now')") from exc
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from streams.simulator import PERSONAS, SimSpec, describe, produce_simulation, simulate
+
+    _quiet_clients()
+    settings = _settings()
+    if args.customers < 1 or args.days < 1:
+        raise CliError("--customers and --days must be at least 1")
+    if args.rate < 0:
+        raise CliError("--rate must be >= 0 (0: as fast as possible)")
+    spec = SimSpec(customers=args.customers, days=args.days, seed=args.seed,
+                   start_ms=_start_ms(args.start, args.realtime))
+    now_ms = time.time_ns() // 1_000_000
+    if not args.realtime and args.out is None and \
+            spec.end_ms > now_ms + settings.max_future_skew_ms:
+        raise CliError(
+            f"event time would run to {format_ms(spec.end_ms)}, past the current time, so the "
+            "worker would refuse the later events as future_timestamp; use fewer --days, an "
+            "earlier --start, or --realtime"
+        )
+    sim = simulate(spec)
+    print(describe(sim), flush=True)
+    if args.truth:
+        import orjson
+
+        truth = {"personas": sim.personas, "segments": sim.segments,
+                 "customers_by_persona": {p: sim.customers_of(p) for p in PERSONAS}}
+        Path(args.truth).write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2) + b"\n")
+        print(f"ground truth (customer -> persona) written to {args.truth}")
+    if args.out:
+        out = Path(args.out)
+        try:
+            out.write_bytes(b"".join(line + b"\n" for line in sim.lines()))
+        except OSError as exc:
+            raise CliError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        print(f"wrote {len(sim.records)} lines to {out} (score them: relscore score {out} "
+              "--out DIR; send them: relscore produce FILE --no-validate)")
+        return 0
+    from kafka.errors import KafkaError
+
+    from streams.simulator import ProduceProgress
+    from streams.topics import TopicLayoutError, ensure_topics
+
+    try:
+        ensure_topics(settings)
+    except TopicLayoutError as exc:
+        raise CliError(str(exc), EXIT_UNAVAILABLE) from exc
+    pace = "in real time (Ctrl-C stops)" if args.realtime else (
+        f"at {args.rate:g} messages/s" if args.rate > 0 else "as fast as possible")
+    print(f"sending to {', '.join(settings.input_topics)} on {settings.kafka_bootstrap} {pace}",
+          flush=True)
+    shown = [time.monotonic()]
+
+    def report(progress: ProduceProgress) -> None:
+        if progress.done or time.monotonic() - shown[0] >= 5:
+            shown[0] = time.monotonic()
+            record = sim.records[progress.sent - 1] if progress.sent else None
+            at = format_ms(record.send_ms) if record else "-"
+            print(f"  sent {progress.sent:,}/{progress.total:,}  event time {at}", flush=True)
+
+    anchor = min(now_ms, spec.end_ms) if args.realtime and args.start is None else None
+    if anchor is not None and anchor > spec.start_ms:
+        print(f"  event time follows the wall clock: messages before {format_ms(anchor)} "
+              "go out at once", flush=True)
+    progress = ProduceProgress()
+    try:
+        produce_simulation(settings, sim, rate=args.rate, realtime=args.realtime,
+                           on_sent=report, anchor_ms=anchor, progress=progress)
+    except KafkaError as exc:
+        raise CliError(f"cannot send to Kafka at {settings.kafka_bootstrap}: {exc}",
+                       EXIT_UNAVAILABLE) from exc
+    except KeyboardInterrupt:
+        print(f"interrupted: sent {progress.sent:,} of {progress.total:,} messages")
+        return 130
+    seconds = progress.finished - progress.started
+    rate = progress.sent / seconds if seconds > 0 else 0.0
+    print(f"sent {progress.sent:,} messages in {seconds:.1f} s ({rate:,.0f}/s); "
+          f"{progress.errors} failed")
+    if progress.errors:
+        print(f"  last error: {progress.last_error}")
+        return 1
+    return 0
+
+
+def _service_url(settings: Settings) -> str:
+    host = settings.web_host
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.web_port}"
+
+
+def customer_lines(body: dict[str, object]) -> list[str]:
+    """``GET /customers/{id}``'s answer, for a person."""
+    from typing import Any, cast
+
+    b = cast(dict[str, Any], body)
+    score = b.get("score")
+    lines = [f"customer   {b.get('customer_id')}"
+             + (f"  (segment {b['segment']})" if b.get("segment") else "")]
+    if isinstance(score, int | float):
+        state = "below the alert threshold" if b.get("below_threshold") else "not alerting"
+        lines.append(f"score      {score:.1f}  {b.get('band', '?')}  ({state})")
+    lines.append(f"as of      {b.get('as_of')}  events seen {b.get('events_seen')}  "
+                 f"confidence {b.get('confidence')}  open tickets {b.get('open_tickets', 0)}")
+    components = b.get("components") or {}
+    if components:
+        lines.append("components")
+        for name, value in components.items():
+            if isinstance(value, int | float):
+                bar = "#" * round(value / 5)
+                lines.append(f"  {name:<13} {value:5.1f}  {bar}")
+            else:
+                lines.append(f"  {name:<13}     -  (no data yet)")
+    drivers = b.get("drivers") or []
+    if drivers:
+        lines.append("what pulls the score down")
+        for driver in drivers:
+            lines.append(f"  - {driver.get('detail')}  ({driver.get('component')}, "
+                         f"-{driver.get('impact')} points)")
+    return lines
+
+
+def cmd_customer(args: argparse.Namespace) -> int:
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    settings = _settings()
+    base = _service_url(settings)
+    url = f"{base}/customers/{urllib.parse.quote(args.customer_id, safe='')}"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read()).get("detail", "")
+        except ValueError:
+            detail = ""
+        if exc.code == 404:
+            raise CliError(f"customer {args.customer_id!r} is unknown to the service at {base}"
+                           f" ({detail or 'no events seen'})", 1) from exc
+        code = EXIT_UNAVAILABLE if exc.code >= 500 else EXIT_USAGE
+        raise CliError(f"{url} answered {exc.code}: {detail or exc.reason}", code) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise CliError(
+            f"cannot reach the relscore service at {base} ({reason}); is a worker running "
+            "(relscore worker)? RELSCORE_WEB_HOST and RELSCORE_WEB_PORT say where it listens",
+            EXIT_UNAVAILABLE,
+        ) from exc
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise CliError(f"{url} did not answer JSON", EXIT_UNAVAILABLE) from exc
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    else:
+        for line in customer_lines(body):
+            print(line)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,9 +366,46 @@ def build_parser() -> argparse.ArgumentParser:
     tail_cmd.add_argument("--max", type=int, default=None, help="stop after N messages")
     tail_cmd.set_defaults(func=cmd_tail)
 
-    demo = sub.add_parser("demo", help="stack up, worker, scripted customers, readable summary")
-    demo.add_argument("--keep-stack", action="store_true", help="leave Kafka and Redis running")
+    demo = sub.add_parser("demo", help="stack up, worker, simulated customers, readable summary")
+    demo.add_argument("--keep-stack", action="store_true",
+                      help="leave Kafka, Redis and the demo's worker running afterwards")
+    demo.add_argument("--customers", type=int, default=48, help="population size (48)")
+    demo.add_argument("--days", type=int, default=90, help="days of event time (90)")
+    demo.add_argument("--seed", type=int, default=7, help="simulation seed (7)")
+    demo.add_argument("--rate", type=float, default=150.0,
+                      help="messages per second of wall time (150; 0: as fast as possible)")
     demo.set_defaults(func=cmd_demo)
+
+    sim = sub.add_parser(
+        "simulate", help="send a simulated customer population to the input topics",
+        description="Loyal, slipping, churning and recovering customers, with late, duplicate "
+        "and malformed messages; deterministic for a seed. Event time starts at --start and "
+        "runs --days; by default it runs faster than the wall clock (--rate messages a second).",
+    )
+    sim.add_argument("--customers", type=int, default=50, help="population size (50)")
+    sim.add_argument("--days", type=int, default=90, help="days of event time (90)")
+    sim.add_argument("--rate", type=float, default=500.0,
+                     help="messages per second of wall time (500; 0: as fast as possible)")
+    sim.add_argument("--seed", type=int, default=1, help="random seed (1)")
+    sim.add_argument("--realtime", action="store_true",
+                     help="event time follows the wall clock: the days start today at 00:00 "
+                     "UTC and what is already past goes out at once (with --start, event time "
+                     "runs at wall-clock speed from there)")
+    sim.add_argument("--start", help="first day of event time: 2026-06-01 (default), an RFC "
+                     "3339 time, or 'now'")
+    sim.add_argument("--out", help="write the messages to this JSONL event file instead")
+    sim.add_argument("--truth", help="write the customers' personas (JSON) to this file")
+    sim.set_defaults(func=cmd_simulate)
+
+    customer = sub.add_parser(
+        "customer", help="ask the running service for one customer's score and why",
+        description="GET /customers/{id} from the worker at RELSCORE_WEB_HOST (127.0.0.1 when "
+        "unset or 0.0.0.0) and RELSCORE_WEB_PORT.",
+    )
+    customer.add_argument("customer_id")
+    customer.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    customer.add_argument("--timeout", type=float, default=10.0, help="seconds (10)")
+    customer.set_defaults(func=cmd_customer)
     return parser
 
 

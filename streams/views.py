@@ -22,6 +22,7 @@ from scorers.events import InvalidEvent, normalise_customer_id
 from scorers.model import evaluate
 from scorers.scorer import score_message
 from scorers.state import CustomerState
+from streams.page import register_page
 from streams.projector import customer_key, redis_client
 from streams.settings import Settings
 
@@ -127,3 +128,4 @@ def register_views(app: faust.App, settings: Settings, cfg: ScoringConfig,
                               "customers": decode_at_risk(rows, details)})
 
     del Health, Customer, AtRisk
+    register_page(app, settings)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import unicodedata
 import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from scorers.config import DEFAULT_CONFIG
 from streams.offline import OfflineResult, score_lines
 from streams.process import WorkerProcess, settings_env
 from streams.reader import latest_by_customer, read_all, wait_caught_up
-from streams.scenario import EPOCH_MS, healthy_history, scripted_population
+from streams.scenario import healthy_history, scripted_population
 from streams.settings import Settings
 from tests.integration.conftest import EventProducer
 
@@ -188,7 +189,7 @@ def test_worker_refuses_topics_that_cannot_be_copartitioned(
 
     from streams.topics import kafka_client_config
 
-    tag = f"mismatch-{EPOCH_MS % 997}-{tmp_path.name[-6:]}"
+    tag = f"mismatch-{uuid.uuid4().hex[:8]}"
     settings = dataclasses.replace(
         stack, app_id=f"relscore-{tag}", topic_purchases=f"{tag}.purchases",
         topic_tickets=f"{tag}.support-tickets", topic_interactions=f"{tag}.interactions",

@@ -1,0 +1,164 @@
+"""The live page at ``/`` and the recent-alerts feed behind it.
+
+``GET /`` serves ``streams/static/index.html``: plain HTML and JavaScript (no build step) that
+polls ``GET /at-risk`` and ``GET /alerts/recent`` every few seconds and shows the customers at
+risk (score, band, trend, drivers) and the latest alerts.
+
+``GET /alerts/recent?limit=N`` answers from memory: every worker follows the whole alert topic
+with its own consumer (no consumer group, so each worker sees every partition), starting a
+little before the end, and keeps the latest :data:`MAX_RECENT` alerts by emission time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+import faust
+import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+from faust.web import Request, Response, View
+
+from streams.settings import Settings
+from streams.topics import aiokafka_client_config
+
+log = logging.getLogger(__name__)
+
+MAX_RECENT = 200
+DEFAULT_RECENT = 20
+RETRY_S = 2.0
+
+
+def index_html() -> str:
+    """The page (a package data file)."""
+    return resources.files("streams").joinpath("static/index.html").read_text(encoding="utf-8")
+
+
+class RecentAlerts:
+    """The latest alerts, newest first, at most ``size`` of them (alert ids are unique here:
+    a re-sent alert replaces its earlier copy)."""
+
+    def __init__(self, size: int = MAX_RECENT) -> None:
+        self.size = size
+        self._by_id: dict[str, dict[str, Any]] = {}
+
+    def add(self, alerts: Iterable[dict[str, Any]]) -> None:
+        for alert in alerts:
+            self._by_id[str(alert.get("alert_id"))] = alert
+        if len(self._by_id) > 2 * self.size:
+            self._trim()
+
+    def _trim(self) -> None:
+        keep = self.latest(self.size)
+        self._by_id = {str(alert.get("alert_id")): alert for alert in keep}
+
+    def latest(self, limit: int) -> list[dict[str, Any]]:
+        ordered = sorted(self._by_id.values(), key=_recency, reverse=True)
+        return ordered[:limit]
+
+    def __len__(self) -> int:
+        return min(len(self._by_id), self.size)
+
+
+def _recency(alert: dict[str, Any]) -> tuple[str, str, str]:
+    # RFC 3339 UTC strings of one format sort as text.
+    return (str(alert.get("emitted_at") or ""), str(alert.get("as_of") or ""),
+            str(alert.get("alert_id") or ""))
+
+
+def decode_alerts(values: Iterable[bytes | None]) -> list[dict[str, Any]]:
+    """Alert messages from raw record values; anything undecodable is skipped."""
+    out: list[dict[str, Any]] = []
+    for value in values:
+        if not value:
+            continue
+        try:
+            message = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(message, dict) and "customer_id" in message:
+            out.append(message)
+    return out
+
+
+async def _topic_exists(settings: Settings, topic: str) -> bool:
+    probe = AIOKafkaConsumer(enable_auto_commit=False, group_id=None,
+                             **aiokafka_client_config(settings))
+    try:
+        await probe.start()
+        return topic in await probe.topics()
+    finally:
+        await probe.stop()
+
+
+async def follow_alerts(settings: Settings, recent: RecentAlerts, backlog: int = MAX_RECENT,
+                        ) -> None:
+    """Fill ``recent`` from the alert topic until cancelled (retries while Kafka is away).
+
+    The consumer has no group, so it is assigned every partition of the topic; it starts
+    ``backlog`` records before the end of each.
+    """
+    topic = settings.topic_alerts
+    while True:
+        try:
+            if await _topic_exists(settings, topic):
+                await _follow(settings, topic, recent, backlog)
+        except KafkaError as exc:
+            log.warning("recent-alerts feed: %s; retrying", exc.__class__.__name__)
+        await asyncio.sleep(RETRY_S)
+
+
+async def _follow(settings: Settings, topic: str, recent: RecentAlerts, backlog: int) -> None:
+    consumer = AIOKafkaConsumer(topic, enable_auto_commit=False, group_id=None,
+                                auto_offset_reset="earliest",
+                                **aiokafka_client_config(settings))
+    try:
+        await consumer.start()
+        tps = sorted(consumer.assignment())
+        if tps:
+            starts = await consumer.beginning_offsets(tps)
+            ends = await consumer.end_offsets(tps)
+            for tp in tps:
+                consumer.seek(tp, max(starts[tp], ends[tp] - backlog))
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+            for records in batches.values():
+                recent.add(decode_alerts(record.value for record in records))
+    finally:
+        await consumer.stop()
+
+
+def register_page(app: faust.App, settings: Settings) -> RecentAlerts:
+    """Add ``/`` and ``/alerts/recent`` to ``app``'s web server and the task feeding them."""
+    recent = RecentAlerts()
+    html = index_html()
+
+    @app.page("/")
+    class Index(View):
+        async def get(self, request: Request) -> Response:
+            return self.html(html, headers={"Cache-Control": "no-cache"})
+
+    @app.page("/alerts/recent")
+    class Recent(View):
+        async def get(self, request: Request) -> Response:
+            raw = request.query.get("limit", str(DEFAULT_RECENT))
+            try:
+                limit = int(raw)
+            except ValueError:
+                limit = 0
+            if not 1 <= limit <= MAX_RECENT:
+                return self.json({"error": "bad_limit",
+                                  "detail": f"limit must be an integer 1..{MAX_RECENT}, "
+                                            f"got {raw!r}"}, status=400)
+            return self.json({"alerts": recent.latest(limit)})
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def recent_alerts_feed() -> None:
+        await follow_alerts(settings, recent)
+
+    del Index, Recent, recent_alerts_feed
+    return recent

@@ -1,0 +1,87 @@
+"""``relscore demo`` end to end on the real stack: its summary says what the topics hold."""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from kafka.admin import KafkaAdminClient
+
+from scorers.config import DEFAULT_CONFIG
+from streams.demo import BANDS, run_demo
+from streams.reader import latest_by_customer, read_all
+from streams.settings import Settings
+from streams.topics import kafka_client_config, required_topics
+from tests.integration.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_demo_summary_matches_the_output_topics(stack: Settings, tmp_path: Path) -> None:
+    base = dataclasses.replace(stack, web_port=free_port(), web_host="127.0.0.1",
+                               run_dir=str(tmp_path / "run"))
+    printed: list[str] = []
+    result = run_demo(base, DEFAULT_CONFIG, customers=16, days=60, seed=3, rate=150,
+                      keep_topics=True, echo=printed.append, interactive=False)
+    demo = result.settings
+    assert demo is not None
+    try:
+        assert result.code == 0, "\n".join(printed)
+        summary, sim = result.summary, result.simulation
+        assert summary is not None and sim is not None
+        # The run used topics and a group of its own, and stopped its worker.
+        assert demo.topic_scores != stack.topic_scores and demo.app_id != stack.app_id
+        assert demo.topic_scores.startswith("demo-")
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"http://127.0.0.1:{demo.web_port}/healthz", timeout=2)
+        assert result.worker_pid is None
+
+        scores = read_all(demo, demo.topic_scores)
+        alerts = read_all(demo, demo.topic_alerts)
+        latest = latest_by_customer(scores)
+        dlq = read_all(demo, demo.topic_dlq)
+
+        # Same alerts, same customers at risk, same bands as the topics hold.
+        assert len(summary.alerts) == len(alerts) > 0
+        assert sorted(a["alert_id"] for a in summary.alerts) == sorted(
+            a["alert_id"] for a in alerts)
+        at_risk = sorted((cid, m["score"]) for cid, m in latest.items() if m["score"] < 60)
+        assert sorted(summary.at_risk) == at_risk
+        bands = Counter(m["band"] for m in latest.values())
+        assert summary.bands == {band: bands.get(band, 0) for band in BANDS}
+        assert summary.customers == len(latest) == 16
+        assert summary.score_messages == len(scores)
+        assert {a.customer_id for a in summary.alerted} == {a["customer_id"] for a in alerts}
+        # Everything sent was scored: good events, noise and the malformed ones (DLQ).
+        assert summary.facts.sent == len(sim.records)
+        assert len(dlq) == sim.counts["malformed"]
+
+        # What the simulation meant is what the demo shows.
+        below = {a["customer_id"] for a in alerts if a["type"] == "below_threshold"}
+        assert set(sim.customers_of("churning")) <= below
+        assert not set(sim.customers_of("loyal")) & below
+
+        # The printed summary carries the same numbers.
+        text = "\n".join(printed)
+        assert f"Alerts: {len(alerts)} " in text
+        assert "Customers per band now: " + ", ".join(
+            f"{band} {bands.get(band, 0)}" for band in BANDS) in text
+        for cid, score in at_risk:
+            assert f"{cid} ({score:.1f})" in text
+        for customer in summary.alerted:
+            assert customer.customer_id in text
+        assert "score path: " in text and " -> " in text
+        assert "events/s" in text and "lag:" in text
+        assert f"http://127.0.0.1:{demo.web_port}/" in text
+        assert "relscore demo --keep-stack" in text
+    finally:
+        admin = KafkaAdminClient(**kafka_client_config(demo))
+        try:
+            names = {spec.name for spec in required_topics(demo)}
+            admin.delete_topics(sorted(names & set(admin.list_topics())))
+        finally:
+            admin.close()
