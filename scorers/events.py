@@ -116,16 +116,41 @@ class Limits:
 DEFAULT_LIMITS: Final = Limits()
 
 
+# Default-ignorable code points outside the Cf category (Unicode DerivedCoreProperties):
+# invisible, so two ids differing only by them would look like one customer.
+_INVISIBLE_RANGES: Final = (
+    (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)
+
+
+def is_invisible(char: str) -> bool:
+    """True for control, format and other default-ignorable (invisible) characters."""
+    if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+        return True
+    code = ord(char)
+    return any(low <= code <= high for low, high in _INVISIBLE_RANGES)
+
+
 def normalise_customer_id(value: str) -> str:
-    """NFC-normalise a customer id, refusing control and invisible format characters."""
+    """NFC-normalise a customer id, refusing control and invisible characters and ids that
+    are not 1-128 characters once normalised."""
     for char in value:
-        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+        if is_invisible(char):
             raise InvalidEvent(
                 BAD_ID,
                 f"customer_id contains the control or invisible character U+{ord(char):04X}; "
                 "remove it at the source (ids are compared after Unicode NFC normalisation)",
             )
-    return unicodedata.normalize("NFC", value)
+    normalised = unicodedata.normalize("NFC", value)
+    if not 1 <= len(normalised) <= MAX_ID_CHARS:
+        raise InvalidEvent(
+            BAD_ID,
+            f"customer_id must be 1-{MAX_ID_CHARS} characters after NFC normalisation, "
+            f"got {len(normalised)}",
+        )
+    return normalised
 
 
 def parse_payload(raw: bytes | str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:

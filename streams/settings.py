@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 ENV_PREFIX = "RELSCORE_"
 
@@ -20,21 +20,30 @@ class SettingsError(ValueError):
 
 
 def _redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    # redis-py also takes the password as a query parameter (?password=...).
-    query = parts.query
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if any(name.lower() == "password" for name, _ in pairs):
-        query = urlencode(
-            [(name, "***" if name.lower() == "password" else value) for name, value in pairs]
-        )
-    if parts.password is None:
-        netloc = parts.netloc
+    """``url`` with any password replaced by ``***`` (in the userinfo or a ``password=``
+    query parameter). Works on the raw text, so unencoded reserved characters in a password,
+    a bad port or an IPv6 host neither leak nor raise."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "***" if "@" in url else url
+    userinfo, at, hostpart = rest.rpartition("@")
+    if at and ":" in userinfo:
+        rest = f"{userinfo.partition(':')[0]}:***@{hostpart}"
     else:
-        netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-        if parts.port:
-            netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        hostpart = rest
+    head, question, query = rest.partition("?")
+    if question:
+        query, hash_sign, fragment = query.partition("#")
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True)
+        except ValueError:
+            return f"{scheme}://***"
+        if any(name.lower() == "password" for name, _ in pairs):
+            query = urlencode(
+                [(name, "***" if name.lower() == "password" else value) for name, value in pairs]
+            )
+        rest = f"{head}?{query}{hash_sign}{fragment}"
+    return f"{scheme}://{rest}"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -188,11 +189,19 @@ async def _login_once(settings: Settings, timeout_s: float) -> None:
         return
 
 
-def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for topic in admin.describe_topics(names):
-        counts[topic.get("name") or topic["topic"]] = len(topic["partitions"])
-    return counts
+def _partition_counts(admin: KafkaAdminClient, names: list[str],
+                      timeout_s: float = 30.0) -> dict[str, int]:
+    """Partition counts of ``names``, waiting for topics just created to show in metadata."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        counts: dict[str, int] = {}
+        for topic in admin.describe_topics(names):
+            if topic.get("error_code", 0) == 0 and topic["partitions"]:
+                counts[topic.get("name") or topic["topic"]] = len(topic["partitions"])
+        missing = [name for name in names if name not in counts]
+        if not missing or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)
 
 
 def check_copartitioning(settings: Settings, counts: Mapping[str, int]) -> None:
@@ -202,6 +211,12 @@ def check_copartitioning(settings: Settings, counts: Mapping[str, int]) -> None:
     if len(set(found.values())) == 1 and settings.partitions in found.values():
         return
     listing = ", ".join(f"{name}={count}" for name, count in found.items())
+    unseen = [name for name, count in found.items() if count == 0]
+    if unseen:
+        raise TopicLayoutError(
+            f"topics {', '.join(unseen)} do not show in the broker's metadata after 30 s; "
+            "check that the broker is healthy and that this user may describe them"
+        )
     agreed = {found[name] for name in settings.input_topics}
     if len(agreed) == 1 and next(iter(agreed)) != settings.partitions:
         hint = (
