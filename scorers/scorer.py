@@ -117,7 +117,10 @@ def _publish(s: CustomerState, at: int, reason: str, cfg: ScoringConfig) -> Outp
     evaluation = evaluate(s, at, cfg)
     score = round(evaluation.score, 1)
     outputs = Outputs(evaluation=evaluation)
-    if score != s.score or evaluation.components != s.components:
+    # An event publishes when the score or a component moved; time alone only when the
+    # score itself did (decay re-scores near a level would otherwise flood the topic).
+    changed = score != s.score or (reason == EVENT and evaluation.components != s.components)
+    if changed:
         previous = s.score
         outputs.alerts = check_alerts(s, evaluation, score, previous, cfg.alerts)
         outputs.scores.append(score_message(s, evaluation, score, previous, reason, cfg))
