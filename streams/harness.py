@@ -50,6 +50,7 @@ from scorers.config import DAY_MS, HOUR_MS, ScoringConfig
 from scorers.events import Limits
 from streams.offline import OfflineResult, score_lines
 from streams.partitioning import partition_for
+from streams.producer import topic_names
 from streams.reader import Message, latest_by_customer, read_all, wait_caught_up
 from streams.settings import Settings
 from streams.topics import kafka_client_config
@@ -338,11 +339,7 @@ class Feeder:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.names = {
-            "purchases": settings.topic_purchases,
-            "support-tickets": settings.topic_tickets,
-            "interactions": settings.topic_interactions,
-        }
+        self.names = topic_names(settings)
         self.producer = KafkaProducer(acks="all", linger_ms=5, **kafka_client_config(settings))
         self.sent = 0
 

@@ -6,10 +6,12 @@ Every setting has a documented default that works with ``relscore stack up``. Se
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 ENV_PREFIX = "RELSCORE_"
@@ -108,6 +110,21 @@ class Settings:
             f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr
         )
         return f"Settings({shown}, redis_url={_redact_url(self.redis_url)!r})"
+
+    def namespaced(self, tag: str, **overrides: Any) -> Settings:
+        """These settings with an app id (consumer group) and topics of their own, named
+        after ``tag``: for tests, demos and replays that must not see each other's records."""
+        values: dict[str, Any] = {
+            "app_id": f"relscore-{tag}",
+            "topic_purchases": f"{tag}.purchases",
+            "topic_tickets": f"{tag}.support-tickets",
+            "topic_interactions": f"{tag}.interactions",
+            "topic_scores": f"{tag}.relationship-scores",
+            "topic_alerts": f"{tag}.relationship-alerts",
+            "topic_dlq": f"{tag}.relationship-dlq",
+            "topic_rekey": f"{tag}.rekey",
+        }
+        return dataclasses.replace(self, **{**values, **overrides})
 
     @property
     def input_topics(self) -> tuple[str, str, str]:

@@ -20,6 +20,7 @@ import pytest
 from kafka import KafkaProducer
 
 from streams.process import WorkerProcess
+from streams.producer import topic_names
 from streams.settings import Settings
 from streams.stack import stack_down, stack_status, stack_up
 from streams.topics import ensure_topics, kafka_client_config
@@ -65,16 +66,8 @@ _counter = itertools.count()
 def settings(stack: Settings, tmp_path: Path) -> Settings:
     """Settings with topics, group and port of this test alone (topics created)."""
     tag = f"t{next(_counter)}-{uuid.uuid4().hex[:6]}"
-    isolated = dataclasses.replace(
-        stack,
-        app_id=f"relscore-{tag}",
-        topic_purchases=f"{tag}.purchases",
-        topic_tickets=f"{tag}.support-tickets",
-        topic_interactions=f"{tag}.interactions",
-        topic_scores=f"{tag}.relationship-scores",
-        topic_alerts=f"{tag}.relationship-alerts",
-        topic_dlq=f"{tag}.relationship-dlq",
-        topic_rekey=f"{tag}.rekey",
+    isolated = stack.namespaced(
+        tag,
         web_port=free_port(),
         web_host="127.0.0.1",
         data_dir=str(tmp_path / "worker-data"),
@@ -106,11 +99,7 @@ class EventProducer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.names = {
-            "purchases": settings.topic_purchases,
-            "support-tickets": settings.topic_tickets,
-            "interactions": settings.topic_interactions,
-        }
+        self.names = topic_names(settings)
         self.producer = KafkaProducer(**kafka_client_config(settings))
 
     def events(self, events: Iterable[dict[str, Any]]) -> int:

@@ -11,7 +11,6 @@ removed at the end of the session.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import shutil
@@ -140,16 +139,8 @@ _counter = itertools.count()
 def isolated(base: Settings, data_dir: Path, **overrides: Any) -> Settings:
     """``base`` with topics, group, web port and Redis prefix of its own (topics created)."""
     tag = f"s{next(_counter)}-{uuid.uuid4().hex[:6]}"
-    settings = dataclasses.replace(
-        base,
-        app_id=f"relscore-{tag}",
-        topic_purchases=f"{tag}.purchases",
-        topic_tickets=f"{tag}.support-tickets",
-        topic_interactions=f"{tag}.interactions",
-        topic_scores=f"{tag}.relationship-scores",
-        topic_alerts=f"{tag}.relationship-alerts",
-        topic_dlq=f"{tag}.relationship-dlq",
-        topic_rekey=f"{tag}.rekey",
+    settings = base.namespaced(
+        tag,
         web_port=free_port(),
         data_dir=str(data_dir / tag),
         # The ACL user may only touch relscore:* keys.
