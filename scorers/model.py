@@ -18,6 +18,7 @@ from scorers.state import CustomerState, decay_factor
 
 LN2 = math.log(2.0)
 MIN_SPEND = 0.01  # decayed net spend below a cent counts as none
+SUPPORT_CSAT_MIN_WEIGHT = 1e-9  # ticket CSAT counts while its decayed weight is above this
 BANDS: tuple[tuple[float, str], ...] = ((80.0, "excellent"), (60.0, "good"), (40.0, "fair"))
 
 
@@ -200,7 +201,7 @@ def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
     base = 100.0 / (1.0 + total / c.softness)
     csat_n = s.s_csat_n * f
     parts: list[Part] = []
-    if csat_n > 1e-9:
+    if csat_n > SUPPORT_CSAT_MIN_WEIGHT:
         csat_avg = s.s_csat_sum / s.s_csat_n
         csat_score = (csat_avg - 1.0) * 25.0
         score = (1 - c.csat_share) * base + c.csat_share * csat_score
@@ -235,7 +236,7 @@ def engagement_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Compo
     weighted = c.volume_share * volume + c.recency_share * recency
     activity_loss = c.volume_share * (100 - volume) + c.recency_share * (100 - recency)
     mood: Part | None = None
-    if s.e_sent_w > 1e-12:
+    if s.e_sent_w > 0:  # the stored weight: evaluating later must not drop the term
         mean = s.e_sent_sum / s.e_sent_w
         sentiment = 50.0 * (1.0 + mean)
         share_sum += c.sentiment_share
@@ -253,8 +254,8 @@ def satisfaction_component(
     s: CustomerState, at: int, cfg: ScoringConfig
 ) -> ComponentResult | None:
     c = cfg.satisfaction
-    has_nps = s.nps_n > 1e-12
-    has_csat = s.csat_n > 1e-12
+    has_nps = s.nps_n > 0
+    has_csat = s.csat_n > 0
     if not (has_nps or has_csat):
         return None
     parts: list[Part] = []

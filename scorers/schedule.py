@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from scorers.config import DAY_MS, ScoringConfig
-from scorers.model import BANDS, LN2, Evaluation
+from scorers.model import BANDS, LN2, MIN_SPEND, SUPPORT_CSAT_MIN_WEIGHT, Evaluation
 from scorers.state import CustomerState, decay_factor
 
 MINUTE_MS = 60_000
@@ -114,6 +114,17 @@ def _next_jump(s: CustomerState, at: int, cfg: ScoringConfig) -> float:
         appears = s.first_purchase_ts + cfg.revenue.min_history_ms
         if appears > at:
             jumps.append(appears)
+    # Decayed sums that drop a part of the model once they fall below a floor: net long-window
+    # spend under MIN_SPEND drops revenue, ticket CSAT weight at or under 1e-9 drops the CSAT
+    # share of support (scorers.model). Each crosses its floor once, at ref + h log2(x/floor).
+    fades = [(s.s_csat_n, SUPPORT_CSAT_MIN_WEIGHT, cfg.support.half_life_ms)]
+    if s.first_purchase_ts is not None:
+        fades.append((s.rev_long, MIN_SPEND, cfg.revenue.long_half_life_ms))
+    for amount, floor, half_life in fades:
+        if amount > floor:
+            leaves = math.floor(s.ref_ts + half_life * math.log2(amount / floor)) + 1
+            if leaves > at:
+                jumps.append(leaves)
     return min(jumps, default=math.inf)
 
 
