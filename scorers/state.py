@@ -87,7 +87,10 @@ class CustomerState:
 
     def to_bytes(self) -> bytes:
         """Encode for the state table (a JSON array in field order, prefixed by the format)."""
-        return orjson.dumps([STATE_FORMAT, *(getattr(self, name) for name in _FIELD_NAMES)])
+        encoded = orjson.dumps([STATE_FORMAT, *(getattr(self, name) for name in _FIELD_NAMES)])
+        # orjson's bytes keep their (much larger) allocation behind them; a table holding
+        # millions of rows must keep right-sized copies.
+        return memoryview(encoded).tobytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CustomerState:

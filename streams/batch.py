@@ -61,8 +61,10 @@ class InputProgress:
             tp = (topic, partition)
             end = highwaters.get(tp)
             position = self.next_offset.get(tp)
-            behind = end is None or position is None or position < end
-            if behind and end != 0:
+            # An end offset the consumer has not reported yet (an empty topic may never get
+            # one) does not hold the clock; a known one with records left to read does.
+            behind = end is not None and end > 0 and (position is None or position < end)
+            if behind:
                 seen = self.event_time.get(tp)
                 if seen is None:
                     return -(2**62)  # not read yet: hold the clock
