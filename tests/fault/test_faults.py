@@ -69,6 +69,8 @@ StartWorker = Callable[..., WorkerProcess]
 # RELSCORE_SESSION_TIMEOUT_S: a dead or paused worker loses its partitions after this long.
 SESSION_TIMEOUT_S = 10.0
 
+OWN_STACK = " (give the fault tests a stack of their own: RELSCORE_* ports)"
+
 
 def other_port(settings: Settings) -> int:
     port = free_port()
@@ -109,7 +111,7 @@ def test_broker_gone_exits_nonzero(
     """With the broker gone past RELSCORE_BROKER_TIMEOUT_S the worker exits with code 3 and
     says why, instead of hanging."""
     if stack_status(stack).kafka_pid is None:
-        pytest.fail("the Kafka broker was not started by relscore stack: cannot stop it (give the fault tests a stack of their own: RELSCORE_* ports)")
+        pytest.fail("Kafka was not started by relscore stack: cannot stop it" + OWN_STACK)
     timeout_s = 15.0
     worker = start_worker(settings, broker_timeout_s=timeout_s)
     assert worker.process is not None
@@ -137,7 +139,7 @@ def test_broker_restart_mid_stream(
     expected: OfflineResult, fault_seed: int,
 ) -> None:
     if stack_status(stack).kafka_pid is None:
-        pytest.fail("the Kafka broker was not started by relscore stack: cannot restart it (give the fault tests a stack of their own: RELSCORE_* ports)")
+        pytest.fail("Kafka was not started by relscore stack: cannot restart it" + OWN_STACK)
     rng = random.Random(f"{fault_seed}:broker")
     worker = start_worker(settings, session_timeout_s=SESSION_TIMEOUT_S)
     restart_after = rng.choice(heavy_phases(workload))
@@ -303,7 +305,7 @@ def test_redis_outage_mid_stream_scoring_unaffected_read_model_converges(
     expected: OfflineResult, fault_seed: int,
 ) -> None:
     if stack_status(stack).redis_pid is None:
-        pytest.fail("Redis was not started by relscore stack: cannot stop it (give the fault tests a stack of their own: RELSCORE_* ports)")
+        pytest.fail("Redis was not started by relscore stack: cannot stop it" + OWN_STACK)
     worker = start_worker(settings)
     down_after, up_after = 1, len(workload.phases) - 2
     facts: dict[str, Any] = {}
