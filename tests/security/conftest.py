@@ -4,9 +4,10 @@ streams.stack on ports of their own, apart from the plain `relscore stack` the o
 integration tests use.
 
 Every password is a sentinel (``S3NT1NEL-...``) so that a test can scan any output for it.
-Ports: RELSCORE_SECURE_KAFKA_PORT (49392), RELSCORE_SECURE_KAFKA_CONTROLLER_PORT (49393),
-RELSCORE_SECURE_REDIS_PORT (46390). Run files live in a fresh /tmp/h8-sec-* directory that is
-removed at the end of the session.
+Ports: RELSCORE_SECURE_KAFKA_PORT (29392), RELSCORE_SECURE_KAFKA_CONTROLLER_PORT (29393),
+RELSCORE_SECURE_REDIS_PORT (26390). The defaults sit below Linux's ephemeral range (32768-60999):
+a fixed port inside it can be taken by the local end of any client socket, which once failed CI.
+Run files live in a fresh /tmp/h8-sec-* directory that is removed at the end of the session.
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ _RUN = uuid.uuid4().hex[:8]
 KAFKA_PASSWORD = f"{SENTINEL}-kafka-{_RUN}"
 REDIS_PASSWORD = f"{SENTINEL}-redis-{_RUN}"
 
-KAFKA_PORT = int(os.environ.get("RELSCORE_SECURE_KAFKA_PORT", "49392"))
-CONTROLLER_PORT = int(os.environ.get("RELSCORE_SECURE_KAFKA_CONTROLLER_PORT", "49393"))
-REDIS_PORT = int(os.environ.get("RELSCORE_SECURE_REDIS_PORT", "46390"))
+KAFKA_PORT = int(os.environ.get("RELSCORE_SECURE_KAFKA_PORT", "29392"))
+CONTROLLER_PORT = int(os.environ.get("RELSCORE_SECURE_KAFKA_CONTROLLER_PORT", "29393"))
+REDIS_PORT = int(os.environ.get("RELSCORE_SECURE_REDIS_PORT", "26390"))
 
 
 def _openssl(*args: str, cwd: Path) -> None:

@@ -26,13 +26,13 @@ def ca_file(tmp_path: Path) -> str:
 
 def secure_env(ca_file: str) -> dict[str, str]:
     return {
-        "RELSCORE_KAFKA_BOOTSTRAP": "127.0.0.1:49392",
+        "RELSCORE_KAFKA_BOOTSTRAP": "127.0.0.1:29392",
         "RELSCORE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
         "RELSCORE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
         "RELSCORE_KAFKA_SASL_USERNAME": "relscore",
         "RELSCORE_KAFKA_SASL_PASSWORD": SECRET,
         "RELSCORE_KAFKA_SSL_CAFILE": ca_file,
-        "RELSCORE_REDIS_URL": f"rediss://relscore:{SECRET}@127.0.0.1:46390/0",
+        "RELSCORE_REDIS_URL": f"rediss://relscore:{SECRET}@127.0.0.1:26390/0",
         "RELSCORE_REDIS_CA_FILE": ca_file,
         "RELSCORE_WEB_HOST": "127.0.0.1",
     }
@@ -78,16 +78,16 @@ def test_secure_environment_reaches_kafka_python_aiokafka_faust_and_redis(
 
 
 @pytest.mark.parametrize("url", [
-    f"rediss://relscore:{SECRET}@127.0.0.1:46390/0",
-    f"rediss://:{SECRET}@127.0.0.1:46390/0",
-    f"rediss://relscore@127.0.0.1:46390/0?password={SECRET}&ssl_cert_reqs=required",
+    f"rediss://relscore:{SECRET}@127.0.0.1:26390/0",
+    f"rediss://:{SECRET}@127.0.0.1:26390/0",
+    f"rediss://relscore@127.0.0.1:26390/0?password={SECRET}&ssl_cert_reqs=required",
 ])
 def test_settings_repr_hides_every_secret(ca_file: str, url: str) -> None:
     env = {**secure_env(ca_file), "RELSCORE_REDIS_URL": url}
     settings = Settings.from_env(env)
     for text in (repr(settings), str(settings), f"{settings}", f"{settings!r}"):
         assert SECRET not in text
-        assert "127.0.0.1:46390" in text and "kafka_sasl_username='relscore'" in text
+        assert "127.0.0.1:26390" in text and "kafka_sasl_username='relscore'" in text
     assert "ssl_cert_reqs=required" in repr(settings) or "?" not in url
 
 
