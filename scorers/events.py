@@ -136,14 +136,18 @@ def is_invisible(char: str) -> bool:
 def normalise_customer_id(value: str) -> str:
     """NFC-normalise a customer id, refusing control and invisible characters and ids that
     are not 1-128 characters once normalised."""
-    for char in value:
-        if is_invisible(char):
-            raise InvalidEvent(
-                BAD_ID,
-                f"customer_id contains the control or invisible character U+{ord(char):04X}; "
-                "remove it at the source (ids are compared after Unicode NFC normalisation)",
-            )
-    normalised = unicodedata.normalize("NFC", value)
+    if value.isascii() and value.isprintable():
+        # Printable ASCII holds no control or invisible character and is already NFC.
+        normalised = value
+    else:
+        for char in value:
+            if is_invisible(char):
+                raise InvalidEvent(
+                    BAD_ID,
+                    f"customer_id contains the control or invisible character U+{ord(char):04X}; "
+                    "remove it at the source (ids are compared after Unicode NFC normalisation)",
+                )
+        normalised = unicodedata.normalize("NFC", value)
     if not 1 <= len(normalised) <= MAX_ID_CHARS:
         raise InvalidEvent(
             BAD_ID,

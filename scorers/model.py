@@ -9,7 +9,7 @@ weighted mean of the components that have data, shrunk toward the prior while ev
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,20 +64,58 @@ class Driver:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
 class Evaluation:
-    """The model's verdict on one customer at ``as_of``."""
+    """The model's verdict on one customer at ``as_of``.
 
-    as_of: int
-    score: float
-    raw_score: float | None
-    components: dict[str, float | None]
-    confidence: float
-    drivers: tuple[Driver, ...]
+    ``drivers`` are worked out on first use: most decay re-scores publish nothing, and so
+    never need them."""
+
+    __slots__ = (
+        "_drivers",
+        "_explain",
+        "as_of",
+        "components",
+        "confidence",
+        "raw_score",
+        "score",
+    )
+
+    def __init__(self, as_of: int, score: float, raw_score: float | None,
+                 components: dict[str, float | None], confidence: float,
+                 drivers: tuple[Driver, ...] | None = None,
+                 explain: Callable[[], tuple[Driver, ...]] | None = None) -> None:
+        self.as_of = as_of
+        self.score = score
+        self.raw_score = raw_score
+        self.components = components
+        self.confidence = confidence
+        self._drivers = drivers
+        self._explain = explain
+
+    @property
+    def drivers(self) -> tuple[Driver, ...]:
+        """The components that cost the most points, worst first, in plain words."""
+        if self._drivers is None:
+            self._drivers = () if self._explain is None else self._explain()
+            self._explain = None
+        return self._drivers
 
     @property
     def band(self) -> str:
         return band_of(self.score)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.as_of, self.score, self.raw_score, self.components, self.confidence,
+                self.drivers)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Evaluation) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cache inside: not hashable
+
+    def __repr__(self) -> str:
+        return (f"Evaluation(as_of={self.as_of}, score={self.score!r}, "
+                f"components={self.components!r}, confidence={self.confidence})")
 
 
 def band_of(score: float) -> str:
@@ -162,10 +200,11 @@ def open_ticket_load(s: CustomerState, at: int, cfg: ScoringConfig) -> float:
     return sum(ticket_load(p, opened, at, cfg) for p, opened in s.open_tickets.values())
 
 
-def _open_ticket_detail(s: CustomerState, at: int, cfg: ScoringConfig) -> str:
+def _open_ticket_detail(tickets: tuple[tuple[int, int], ...], at: int,
+                        cfg: ScoringConfig) -> str:
     overdue = [
         (priority, at - opened)
-        for priority, opened in s.open_tickets.values()
+        for priority, opened in tickets
         if at - opened > cfg.support.sla_ms[priority]
     ]
     if overdue:
@@ -177,8 +216,8 @@ def _open_ticket_detail(s: CustomerState, at: int, cfg: ScoringConfig) -> str:
             f"{count} {PRIORITIES[worst]} {noun} open past SLA "
             f"(oldest {max(worst_ages) // HOUR_MS} h)"
         )
-    count = len(s.open_tickets)
-    worst = max(priority for priority, _ in s.open_tickets.values())
+    count = len(tickets)
+    worst = max(priority for priority, _ in tickets)
     return f"{count} ticket{'s' if count != 1 else ''} open (highest priority {PRIORITIES[worst]})"
 
 
@@ -188,8 +227,10 @@ def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
     c = cfg.support
     f = decay_factor(at - s.ref_ts, c.half_life_ms)
     open_load = open_ticket_load(s, at, cfg)
+    # The sentence may be written after the state has moved on: keep the tickets as they are.
+    tickets = tuple((p, opened) for p, opened in s.open_tickets.values()) if open_load else ()
     loads = (
-        (open_load, "{}", (_Lazy(lambda: _open_ticket_detail(s, at, cfg)),)),
+        (open_load, "{}", (_Lazy(lambda: _open_ticket_detail(tickets, at, cfg)),)),
         (s.s_escalations * f * c.escalation_load, "{:.1f} recent escalations (decayed)",
          (s.s_escalations * f,)),
         (s.s_reopens * f * c.reopen_load, "{:.1f} recently reopened tickets",
@@ -349,6 +390,24 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
             fresh_weight += weights[name]
     confidence = (fresh_weight / total_weight) * trust if total_weight else 0.0
 
+    def explain() -> tuple[Driver, ...]:
+        return _drivers(present, weights, weight_sum, cfg.alerts.max_drivers)
+
+    return Evaluation(
+        as_of=at,
+        score=score,
+        raw_score=raw,
+        components={
+            name: (None if results[name] is None else round(results[name].score, 1))  # type: ignore[union-attr]
+            for name in COMPONENTS
+        },
+        confidence=round(confidence, 3),
+        explain=explain,
+    )
+
+
+def _drivers(present: dict[str, ComponentResult], weights: Mapping[str, float],
+             weight_sum: float, limit: int) -> tuple[Driver, ...]:
     drivers: list[Driver] = []
     for name, result in present.items():
         impact = weights[name] / weight_sum * (100.0 - result.score)
@@ -359,14 +418,4 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
             continue
         drivers.append(Driver(name, round(result.score, 1), round(impact, 1), worst.detail))
     drivers.sort(key=lambda d: (-d.impact, d.component))
-    return Evaluation(
-        as_of=at,
-        score=score,
-        raw_score=raw,
-        components={
-            name: (None if results[name] is None else round(results[name].score, 1))  # type: ignore[union-attr]
-            for name in COMPONENTS
-        },
-        confidence=round(confidence, 3),
-        drivers=tuple(drivers[: cfg.alerts.max_drivers]),
-    )
+    return tuple(drivers[:limit])

@@ -51,14 +51,18 @@ def new_state(event: Event) -> CustomerState:
 
 
 def apply_event(
-    state: CustomerState | None, event: Event, cfg: ScoringConfig
+    state: CustomerState | None, event: Event, cfg: ScoringConfig, *, owned: bool = False
 ) -> tuple[CustomerState, Outputs]:
-    """Apply one validated event; a repeated ``event_id`` returns the state unchanged."""
+    """Apply one validated event; a repeated ``event_id`` returns the state unchanged.
+
+    ``owned=True`` says the caller will not use ``state`` again, so it is updated in place
+    instead of copied (a state decoded for this one call, say)."""
     if state is None:
         state = new_state(event)
+        owned = True
     elif event.event_id in state.recent_ids:
         return state, Outputs(duplicate=True)
-    s = state.copy()
+    s = state if owned else state.copy()
     late = event.ts < s.ref_ts
     if event.ts > s.ref_ts:
         _advance(s, event.ts, cfg)
@@ -81,12 +85,13 @@ def apply_event(
 
 
 def rescore(
-    state: CustomerState, at_ms: int, cfg: ScoringConfig
+    state: CustomerState, at_ms: int, cfg: ScoringConfig, *, owned: bool = False
 ) -> tuple[CustomerState, Outputs]:
-    """Re-score ``state`` at event time ``at_ms`` with no new event (time alone: ``decay``)."""
+    """Re-score ``state`` at event time ``at_ms`` with no new event (time alone: ``decay``);
+    ``owned`` as for :func:`apply_event`."""
     if at_ms <= state.ref_ts:
         return state, Outputs()  # an event already moved the clock past this due time
-    s = state.copy()
+    s = state if owned else state.copy()
     _advance(s, at_ms, cfg)
     return s, _publish(s, at_ms, DECAY, cfg)
 

@@ -25,10 +25,10 @@ class BandCounts:
             return
         if before is not None:
             self.counts[before] -= 1
-            metrics.CUSTOMERS.labels(before).set(self.counts[before])
+            metrics.child(metrics.CUSTOMERS, before).set(self.counts[before])
         if after is not None:
             self.counts[after] += 1
-            metrics.CUSTOMERS.labels(after).set(self.counts[after])
+            metrics.child(metrics.CUSTOMERS, after).set(self.counts[after])
 
     def recount(self, states: Iterable[bytes]) -> None:
         counts: Counter[str] = Counter()
@@ -41,4 +41,4 @@ class BandCounts:
 
     def _publish(self) -> None:
         for band in BAND_NAMES:
-            metrics.CUSTOMERS.labels(band).set(self.counts.get(band, 0))
+            metrics.child(metrics.CUSTOMERS, band).set(self.counts.get(band, 0))

@@ -5,7 +5,11 @@ No label ever carries a customer id: labels are topics, outcomes, reasons, alert
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -89,3 +93,10 @@ SCHEDULED = Gauge(
     "Customers in this worker's due-time schedule (re-scored when time alone may cross a level).",
     registry=REGISTRY,
 )
+
+
+@functools.cache
+def child(metric: MetricWrapperBase, *labels: str) -> Any:
+    """``metric.labels(*labels)``, looked up once: the label values seen are few (topics,
+    outcomes, reasons, alert types), and ``labels()`` costs more than the increment."""
+    return metric.labels(*labels)

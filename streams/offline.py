@@ -95,11 +95,12 @@ def score_lines(
         while due_now := list(schedule.pop_due(partition)):
             for due, due_key in due_now:
                 customer = due_key.decode("utf-8")
-                state, outputs = rescore(result.states[customer], due, cfg)
+                state, outputs = rescore(result.states[customer], due, cfg, owned=True)
                 result.states[customer] = state
                 take(customer, outputs)
                 schedule.push(partition, due_key, state.next_due)
-        state, outputs = apply_event(result.states.get(event.customer_id), event, cfg)
+        state, outputs = apply_event(result.states.get(event.customer_id), event, cfg,
+                                     owned=True)
         if outputs.duplicate:
             result.duplicates += 1
             continue

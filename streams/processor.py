@@ -123,8 +123,8 @@ class Processor:
                 raise InvalidEvent("not_json", "message has no value (tombstone); send an event")
             event = decode_event(kind, record.value, reference_ms=reference, limits=self.limits)
         except InvalidEvent as exc:
-            metrics.EVENTS.labels(source, "rejected").inc()
-            metrics.DLQ.labels(exc.reason).inc()
+            metrics.child(metrics.EVENTS, source, "rejected").inc()
+            metrics.child(metrics.DLQ, exc.reason).inc()
             log.warning(
                 "rejected %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc.reason
             )
@@ -133,7 +133,7 @@ class Processor:
         if record.key != table_key:
             # Keyed by something else (no key, another spelling): one hop through the re-key
             # topic puts the event on the partition that owns this customer's state.
-            metrics.EVENTS.labels(source, "rekeyed").inc()
+            metrics.child(metrics.EVENTS, source, "rekeyed").inc()
             return Emit(
                 topic=self.settings.topic_rekey,
                 key=table_key,
@@ -150,15 +150,17 @@ class Processor:
         """Apply ``decoded`` to the customer's state; returns the new state and outputs."""
         source = self._kind_and_source(record)[1]
         state = None if state_bytes is None else CustomerState.from_bytes(state_bytes)
-        new_state, outputs = apply_event(state, decoded.event, self.cfg)
+        band_before = _band(state)
+        # The state was decoded for this call alone: the model may update it in place.
+        new_state, outputs = apply_event(state, decoded.event, self.cfg, owned=True)
         if outputs.duplicate:
-            metrics.EVENTS.labels(source, "duplicate").inc()
+            metrics.child(metrics.EVENTS, source, "duplicate").inc()
             return Step(state=None)
-        metrics.EVENTS.labels(source, "scored").inc()
+        metrics.child(metrics.EVENTS, source, "scored").inc()
         if record.timestamp_ms:
             lag_s = (record.timestamp_ms - decoded.event.ts) / 1000
             metrics.EVENT_TIME_LAG.observe(max(0.0, lag_s))
-        return self._step(decoded.table_key, state, new_state, outputs)
+        return self._step(decoded.table_key, band_before, new_state, outputs)
 
     def rescore(self, key: bytes, state_bytes: bytes | None, due_ms: int) -> Step | None:
         """Re-score a customer whose due time ``due_ms`` the partition clock has passed.
@@ -170,23 +172,24 @@ class Processor:
         state = CustomerState.from_bytes(state_bytes)
         if state.next_due != due_ms:
             return None
-        new_state, outputs = rescore(state, due_ms, self.cfg)
-        return self._step(key, state, new_state, outputs)
+        band_before = _band(state)
+        new_state, outputs = rescore(state, due_ms, self.cfg, owned=True)
+        return self._step(key, band_before, new_state, outputs)
 
-    def _step(self, key: bytes, state: CustomerState | None, new_state: CustomerState,
+    def _step(self, key: bytes, band_before: str | None, new_state: CustomerState,
               outputs: Outputs) -> Step:
         step = Step(
             state=new_state.to_bytes(),
-            band_before=None if state is None or state.score is None else band_of(state.score),
-            band_after=None if new_state.score is None else band_of(new_state.score),
+            band_before=band_before,
+            band_after=_band(new_state),
             next_due=new_state.next_due,
         )
         for message in outputs.scores:
-            metrics.SCORE_UPDATES.labels(message["reason"]).inc()
+            metrics.child(metrics.SCORE_UPDATES, message["reason"]).inc()
             metrics.SCORES.observe(message["score"])
             step.emits.append(Emit(self.settings.topic_scores, key, orjson.dumps(message)))
         for alert in outputs.alerts:
-            metrics.ALERTS.labels(alert["type"], alert["severity"]).inc()
+            metrics.child(metrics.ALERTS, alert["type"], alert["severity"]).inc()
             alert["emitted_at"] = format_ms(_now_ms())
             step.emits.append(Emit(self.settings.topic_alerts, key, orjson.dumps(alert)))
         return step
@@ -235,6 +238,10 @@ class Processor:
             received_at_ms=now_ms or _now_ms(),
         )
         return Emit(self.settings.topic_dlq, record.key, orjson.dumps(message))
+
+
+def _band(state: CustomerState | None) -> str | None:
+    return None if state is None or state.score is None else band_of(state.score)
 
 
 def _now_ms() -> int:
