@@ -72,6 +72,7 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         topic_allow_declare=True,
         topic_disable_leader=True,
         producer_acks=-1,
+        producer_linger=settings.producer_linger_s,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=settings.commit_interval_s,
         broker_session_timeout=settings.session_timeout_s,
@@ -201,9 +202,10 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
 
     projector = RedisProjector(settings, cfg.alerts.threshold)
 
-    @app.task  # type: ignore[untyped-decorator]
-    async def project_to_redis() -> None:
-        await projector.run()
+    if settings.projector == "worker":
+        @app.task  # type: ignore[untyped-decorator]
+        async def project_to_redis() -> None:
+            await projector.run()
 
     @app.task  # type: ignore[untyped-decorator]
     async def exit_when_kafka_is_gone() -> None:
@@ -215,7 +217,7 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
     app.relscore_processor = processor  # type: ignore[attr-defined]
     app.relscore_table = table  # type: ignore[attr-defined]
     app.relscore_projector = projector  # type: ignore[attr-defined]
-    del score, project_to_redis, exit_when_kafka_is_gone
+    del score, exit_when_kafka_is_gone
     return app
 
 

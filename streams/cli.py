@@ -1,5 +1,5 @@
-"""The ``relscore`` command line: worker, stack, score, produce, tail, demo, simulate,
-customer."""
+"""The ``relscore`` command line: worker, project, stack, score, produce, tail, demo,
+simulate, customer."""
 
 from __future__ import annotations
 
@@ -45,6 +45,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings()
     return run_worker(settings, _config(settings))
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from prometheus_client import start_http_server
+
+    from streams import metrics
+    from streams.projector import run_projector
+
+    settings = _settings()
+    cfg = _config(settings)
+    port = settings.web_port + 1 if args.metrics_port is None else args.metrics_port
+    try:
+        start_http_server(port, addr=settings.web_host, registry=metrics.REGISTRY)
+    except OSError as exc:
+        raise CliError(f"cannot serve metrics on {settings.web_host}:{port} ({exc}); "
+                       "choose another with --metrics-port") from exc
+    logging.getLogger(__name__).info("projector metrics on http://%s:%d/metrics",
+                                     settings.web_host, port)
+    asyncio.run(run_projector(settings, cfg.alerts.threshold))
+    return 0
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
@@ -340,6 +362,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run one scoring worker (joins the consumer group)")
     worker.set_defaults(func=cmd_worker)
+
+    project = sub.add_parser(
+        "project", help="keep the Redis read model on its own (with RELSCORE_PROJECTOR=off)",
+        description="Consume the score topic into Redis, as the worker's projector task does; "
+        "run it when the workers have RELSCORE_PROJECTOR=off, to keep their CPU for scoring.",
+    )
+    project.add_argument("--metrics-port", type=int, default=None,
+                         help="port of its /metrics (default RELSCORE_WEB_PORT + 1)")
+    project.set_defaults(func=cmd_project)
 
     stack = sub.add_parser("stack", help="local Kafka (KRaft) + Redis for development and tests")
     stack.add_argument("action", choices=("up", "down", "status"))

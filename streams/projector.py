@@ -15,7 +15,9 @@ Keys (prefix from ``RELSCORE_REDIS_PREFIX``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import time
 from collections.abc import Mapping
 from typing import Any, cast
@@ -198,3 +200,16 @@ class RedisProjector:
         except Exception as exc:  # noqa: BLE001 - a failed commit only means re-projection
             log.warning("projector offset commit failed (%s); records will be re-projected",
                         exc.__class__.__name__)
+
+
+async def run_projector(settings: Settings, threshold: float) -> None:
+    """Run the projector on its own (``relscore project``) until SIGTERM or SIGINT."""
+    task = asyncio.create_task(RedisProjector(settings, threshold).run())
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    log.info("projecting %s into Redis (prefix %r)", settings.topic_scores,
+             settings.redis_prefix)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    log.info("projector stopped")

@@ -96,6 +96,12 @@ class Settings:
     batch_within_s: float = 0.05
     # Seconds between offset commits (Faust's broker_commit_interval).
     commit_interval_s: float = 1.0
+    # Seconds the producer waits to fill a request (Faust's producer_linger); the agent waits
+    # for each batch's acks anyway, so a few ms cost little latency and save requests.
+    producer_linger_s: float = 0.005
+    # Where the Redis read model is kept: "worker" (a task in each worker) or "off" (run
+    # `relscore project` as its own process, which frees the scoring worker's CPU).
+    projector: str = "worker"
     # Consumer group session timeout: a worker silent this long loses its partitions.
     session_timeout_s: float = 30.0
     # Exit with code 3 when no Kafka bootstrap server answers for this long.
@@ -181,6 +187,13 @@ class Settings:
             raise SettingsError("RELSCORE_SESSION_TIMEOUT_S must be at least 6 (seconds)")
         if self.broker_timeout_s <= 0:
             raise SettingsError("RELSCORE_BROKER_TIMEOUT_S must be > 0 (seconds)")
+        if self.projector not in ("worker", "off"):
+            raise SettingsError(
+                f"RELSCORE_PROJECTOR={self.projector!r}: use 'worker' (the worker keeps Redis "
+                "up to date) or 'off' (run `relscore project` as a process of its own)"
+            )
+        if not 0 <= self.producer_linger_s <= 1:
+            raise SettingsError("RELSCORE_PRODUCER_LINGER_S must be between 0 and 1 (seconds)")
         if self.tick_interval_s <= 0:
             raise SettingsError("RELSCORE_TICK_INTERVAL_S must be > 0")
         if self.kafka_security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):

@@ -157,14 +157,19 @@ def k8s_documents() -> list[tuple[Path, dict[str, Any]]]:
     return [(path, doc) for path in sorted(K8S_DIR.glob("*.yaml")) for doc in load_yaml_all(path)]
 
 
-def k8s_resource(kind: str) -> dict[str, Any]:
-    found = [doc for _, doc in k8s_documents() if doc.get("kind") == kind]
-    assert len(found) == 1, f"expected one {kind} in deploy/k8s, found {len(found)}"
+def k8s_resource(kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [doc for _, doc in k8s_documents() if doc.get("kind") == kind
+             and (name is None or doc["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''} in deploy/k8s, found {len(found)}"
     return found[0]
 
 
+def worker_deployment() -> dict[str, Any]:
+    return k8s_resource("Deployment", "relscore-worker")
+
+
 def worker_container() -> dict[str, Any]:
-    containers = k8s_resource("Deployment")["spec"]["template"]["spec"]["containers"]
+    containers = worker_deployment()["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     container: dict[str, Any] = containers[0]
     return container
@@ -426,10 +431,11 @@ def test_k8s_manifests_match_the_kubernetes_schemas() -> None:
             except kubernetes_validate.ValidationError as exc:
                 pytest.fail(f"{path.name} ({doc['kind']}) against Kubernetes {version}: "
                             f"{exc.message} at {list(exc.path)}")
-    assert sorted(kinds) == ["ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Service"]
+    assert sorted(kinds) == ["ConfigMap", "Deployment", "Deployment", "PodDisruptionBudget",
+                            "Secret", "Service"]
 
     # Strict validation refuses an unknown field and a wrong type.
-    deployment = k8s_resource("Deployment")
+    deployment = worker_deployment()
     for steps, key, value in ((("readinessProbe", "httpGet"), "pth", "/healthz"),
                               (("ports", 0), "containerPort", "6066")):
         broken = copy.deepcopy(deployment)
@@ -599,15 +605,33 @@ def test_prometheus_scrapes_the_worker_web_port() -> None:
     targets = [target for static in job["static_configs"] for target in static["targets"]]
     services = compose()["services"]
     worker = Settings.from_env(env_mapping(services["worker"]["environment"]))
-    assert targets == [f"worker:{worker.web_port}"]
+    projector = Settings.from_env(env_mapping(services["projector"]["environment"]))
+    assert targets == [f"worker:{worker.web_port}", f"projector:{projector.web_port + 1}"]
+    assert services["projector"]["command"] == ["project"]
+    assert worker.projector == "off", "compose runs the projector apart: the worker must not"
     # Compose mounts this directory where the config file is read from.
     command = services["prometheus"]["command"]
     assert "--config.file=/etc/prometheus/prometheus.yml" in command
     assert "./deploy/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
 
 
+def test_k8s_projector_runs_apart_from_the_workers_on_the_metrics_port_it_serves() -> None:
+    worker_env = {e["name"]: e.get("value") for e in worker_container()["env"]}
+    assert worker_env["RELSCORE_PROJECTOR"] == "off"
+    deployment = k8s_resource("Deployment", "relscore-projector")
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    assert container["args"] == ["project"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    settings = Settings.from_env({k: v for k, v in env.items() if v is not None})
+    port = settings.web_port + 1  # `relscore project --metrics-port` default
+    assert [p["containerPort"] for p in container["ports"]] == [port]
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+    assert env["RELSCORE_KAFKA_BOOTSTRAP"] == worker_env["RELSCORE_KAFKA_BOOTSTRAP"]
+
+
 def test_k8s_worker_ports_probes_and_config_agree_with_settings() -> None:
-    deployment = k8s_resource("Deployment")
+    deployment = worker_deployment()
     pod = deployment["spec"]["template"]
     container = worker_container()
     settings = Settings.from_env(k8s_worker_env())
@@ -656,8 +680,7 @@ def test_k8s_scoring_config_is_mounted_where_config_path_points_and_loads(
     assert settings.config_path is not None
     config_dir, file_name = settings.config_path.rsplit("/", 1)
     container = worker_container()
-    volumes = {v["name"]: v for v in k8s_resource("Deployment")["spec"]["template"]["spec"][
-        "volumes"]}
+    volumes = {v["name"]: v for v in worker_deployment()["spec"]["template"]["spec"]["volumes"]}
     [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == config_dir]
     config_map = k8s_resource("ConfigMap")
     source = volumes[mount["name"]]["configMap"]

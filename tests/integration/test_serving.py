@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -14,7 +18,7 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.process import WorkerProcess
+from streams.process import WorkerProcess, settings_env
 from streams.reader import latest_by_customer, read_all, wait_caught_up
 from streams.scenario import scripted_population
 from streams.settings import Settings
@@ -168,3 +172,37 @@ def _other_port(settings: Settings) -> int:
     while port == settings.web_port:
         port = free_port()
     return port
+
+
+def test_standalone_projector_keeps_redis_when_the_worker_does_not(
+    settings: Settings, start_worker: StartWorker, produce: EventProducer, tmp_path: Any
+) -> None:
+    """RELSCORE_PROJECTOR=off: the worker writes no Redis row; `relscore project` does."""
+    worker = start_worker(settings, projector="off")
+    for events in scripted_population(loyal=2, churning=2, newcomers=0):
+        produce.events(events)
+    wait_caught_up(settings)
+    expected = {c: m["score"] for c, m in
+                latest_by_customer(read_all(settings, settings.topic_scores)).items()}
+    assert read_model(settings) == ({}, {}), "the worker projected although told not to"
+    assert metric(worker.url, "relscore_redis_customers_written_total") == 0
+
+    metrics_port = _other_port(settings)
+    log_path = tmp_path / "project.log"
+    env = {**os.environ, **settings_env(settings)}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "project", "--metrics-port",
+             str(metrics_port)], stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        _, at_risk = wait_for_read_model(settings, expected)
+        assert at_risk == {c: s for c, s in expected.items() if s < 60}
+        assert set(at_risk) == {"churning-0", "churning-1"}
+        url = f"http://127.0.0.1:{metrics_port}"
+        assert metric(url, "relscore_redis_customers_written_total") >= len(expected)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(30)
+    assert code == 0, log_path.read_text()
+    assert "projector stopped" in log_path.read_text()
