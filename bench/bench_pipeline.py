@@ -145,9 +145,9 @@ def _last_timestamp_ms(settings: Settings, topic: str) -> int | None:
 
 
 def relscore_worker(settings: Settings, work: Path, total: int, budget: float,
-                    poll: float) -> dict[str, Any]:
+                    poll: float, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     log_path = work / f"{settings.app_id}.log"
-    worker = WorkerProcess(settings, log_path).start()
+    worker = WorkerProcess(settings, log_path, extra_env).start()
     assert worker.process is not None
     pid = worker.process.pid
     try:
