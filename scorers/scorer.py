@@ -14,7 +14,7 @@ from scorers.config import ScoringConfig
 from scorers.events import Event, InteractionEvent, PurchaseEvent, TicketEvent
 from scorers.model import Evaluation, band_of, evaluate, ticket_load
 from scorers.schedule import next_check_ms
-from scorers.state import CustomerState, decay_factor
+from scorers.state import CustomerState, decay_factor, id_digest
 from scorers.timefmt import format_ms
 
 EVENT = "event"
@@ -57,10 +57,11 @@ def apply_event(
 
     ``owned=True`` says the caller will not use ``state`` again, so it is updated in place
     instead of copied (a state decoded for this one call, say)."""
+    digest = id_digest(event.event_id)
     if state is None:
         state = new_state(event)
         owned = True
-    elif event.event_id in state.recent_ids:
+    elif state.remembers(digest):
         return state, Outputs(duplicate=True)
     s = state if owned else state.copy()
     late = event.ts < s.ref_ts
@@ -68,9 +69,7 @@ def apply_event(
         _advance(s, event.ts, cfg)
     s.first_ts = min(s.first_ts, event.ts)
     s.events_seen += 1
-    s.recent_ids.append(event.event_id)
-    if len(s.recent_ids) > cfg.dedup_memory:
-        del s.recent_ids[: len(s.recent_ids) - cfg.dedup_memory]
+    s.remember(digest, cfg.dedup_memory)
     if event.segment is not None and event.ts >= s.segment_ts:
         s.segment, s.segment_ts = event.segment, event.ts
     if isinstance(event, PurchaseEvent):

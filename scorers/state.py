@@ -8,12 +8,25 @@ moving the clock, so the sums do not depend on arrival order.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
 
-STATE_FORMAT = 1
+# Format 2 keeps event-id digests instead of the ids (format 1, still read).
+STATE_FORMAT = 2
+# An event id is remembered as the base64 text of its 9-byte BLAKE2b digest: exactly 12
+# characters, whatever the id's length. With at most a few hundred digests per customer, the
+# chance that a new id matches a remembered one by accident is below 1e-19 per event.
+ID_DIGEST_CHARS = 12
+
+
+def id_digest(event_id: str) -> str:
+    """The fixed-size text under which ``event_id`` is remembered for de-duplication."""
+    raw = hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=9).digest()
+    return base64.b64encode(raw).decode("ascii")
 
 
 def decay_factor(elapsed_ms: float, half_life_ms: float) -> float:
@@ -34,7 +47,8 @@ class CustomerState:
     segment_ts: int = 0
     events_seen: int = 0
     evidence: int = 0
-    recent_ids: list[str] = field(default_factory=list)
+    # digests (id_digest) of the latest event ids, oldest first, ID_DIGEST_CHARS each
+    recent_ids: str = ""
     # purchases (purchase half-life)
     p_count: float = 0.0
     p_value: float = 0.0
@@ -74,10 +88,24 @@ class CustomerState:
     # event time at which the score must be looked at again if no event comes (see schedule)
     next_due: int | None = None
 
+    def remembers(self, digest: str) -> bool:
+        """True when an event id with this :func:`id_digest` was applied recently."""
+        start = self.recent_ids.find(digest)
+        while start != -1:
+            if start % ID_DIGEST_CHARS == 0:
+                return True
+            start = self.recent_ids.find(digest, start + 1)
+        return False
+
+    def remember(self, digest: str, limit: int) -> None:
+        """Remember ``digest``, keeping the latest ``limit`` digests."""
+        kept = max(0, limit) * ID_DIGEST_CHARS
+        recent = self.recent_ids + digest
+        self.recent_ids = recent[len(recent) - kept:] if len(recent) > kept else recent
+
     def copy(self) -> CustomerState:
         """A copy whose containers can be changed without touching this state."""
         clone = CustomerState(**{name: getattr(self, name) for name in _FIELD_NAMES})
-        clone.recent_ids = list(self.recent_ids)
         clone.products = dict(self.products)
         clone.open_tickets = {k: list(v) for k, v in self.open_tickets.items()}
         clone.closed_tickets = {k: list(v) for k, v in self.closed_tickets.items()}
@@ -96,9 +124,12 @@ class CustomerState:
     def from_bytes(cls, data: bytes) -> CustomerState:
         """Decode what :meth:`to_bytes` wrote."""
         values: list[Any] = orjson.loads(data)
-        if not values or values[0] != STATE_FORMAT:
+        if not values or values[0] not in (1, STATE_FORMAT):
             raise ValueError(f"unknown customer state format {values[:1]!r}")
+        if values[0] == 1:  # event ids as such: remember their digests
+            values[_RECENT_IDS] = "".join(id_digest(event_id) for event_id in values[_RECENT_IDS])
         return cls(*values[1:])
 
 
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(CustomerState))
+_RECENT_IDS = 1 + _FIELD_NAMES.index("recent_ids")  # its place in an encoded row

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,7 @@ from scorers.config import COMPONENTS, DEFAULT_CONFIG, ScoringConfig, config_fro
 from scorers.events import INTERACTION, PURCHASE, Event
 from scorers.model import Evaluation, band_of, evaluate
 from scorers.scorer import Outputs, apply_event, rescore
-from scorers.state import CustomerState
+from scorers.state import ID_DIGEST_CHARS, CustomerState, id_digest
 from scorers.timefmt import format_ms, parse_rfc3339_ms
 from tests.unit.strategies import (
     DAY,
@@ -330,7 +331,34 @@ def test_same_event_id_for_another_customer_is_not_a_duplicate() -> None:
 def test_dedup_memory_is_bounded() -> None:
     cfg = config_from_mapping({"model": {"dedup_memory": 3}})
     states, _ = replay([interaction(T0 + i, event_id=f"e{i}") for i in range(10)], cfg)
-    assert states["c-1"].recent_ids == ["e7", "e8", "e9"]
+    state = states["c-1"]
+    assert [state.remembers(id_digest(f"e{i}")) for i in range(10)] == [False] * 7 + [True] * 3
+    assert len(state.recent_ids) == 3 * ID_DIGEST_CHARS
+    # The forgotten e0 counts again; a remembered one does not.
+    states, outputs = replay([interaction(T0 + i, event_id=f"e{i}") for i in range(10)]
+                             + [interaction(T0 + 20, event_id="e9"),
+                                interaction(T0 + 21, event_id="e0")], cfg)
+    assert [o.duplicate for o in outputs[-2:]] == [True, False]
+
+
+def test_a_digest_matches_only_on_its_own_boundaries() -> None:
+    state = CustomerState(customer_id="c", first_ts=T0, ref_ts=T0)
+    for event_id in ("a", "b", "c"):
+        state.remember(id_digest(event_id), 128)
+    shifted = state.recent_ids[6:18]  # straddles two digests: not a remembered id
+    assert not state.remembers(shifted)
+    assert all(state.remembers(id_digest(e)) for e in "abc")
+    assert not state.remembers(id_digest("d"))
+
+
+def test_format_1_rows_are_read_with_their_ids_as_digests() -> None:
+    state = CustomerState(customer_id="c", first_ts=T0, ref_ts=T0, events_seen=2)
+    row = orjson.loads(state.to_bytes())
+    row[0] = 1
+    row[1 + [f.name for f in dataclasses.fields(CustomerState)].index("recent_ids")] = ["x", "y"]
+    old = CustomerState.from_bytes(orjson.dumps(row))
+    assert old.remembers(id_digest("x")) and old.remembers(id_digest("y"))
+    assert old.events_seen == 2 and orjson.loads(old.to_bytes())[0] == 2
 
 
 # --- 5. determinism and round trips -----------------------------------------------------------
