@@ -19,6 +19,16 @@ ids straight into a fresh app's changelog (key = customer id, partition by murmu
 worker writes them); a fresh worker then recovers it: recovery time and RSS per customer at
 N. The rows are real model states; only their number and ids are synthetic.
 
+Variants (``--variants``): the same ``--variant-rows``-row cloned changelog is recovered by
+fresh workers with different extra environment (Faust reads many settings from the
+environment, e.g. ``STREAM_BUFFER_MAXSIZE``, ``CONSUMER_MAX_FETCH_SIZE``; ``RELSCORE_*``
+overrides relscore's own), alternating the variants ``--rounds`` times (A B A B ...), so
+each ratio compares runs under the same machine load. Syntax:
+``name:KEY=VALUE,KEY=VALUE;name2:...`` (an empty list after ``:`` is the baseline). A
+variant with ``DATADIR=label`` keeps one data directory for all its runs (primed by one
+uncounted recovery first): with ``RELSCORE_TABLE_STORE=rocksdb://`` that is a warm restart,
+which reads only the changelog tail.
+
 VmRSS comes from /proc/<pid>/status of the worker process.
 """
 
@@ -26,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 import tempfile
 import time
@@ -88,13 +99,14 @@ def settle_rss(pid: int, seconds: float = 3.0) -> int:
 
 
 def start_and_recover(settings: Settings, log_path: Path, timeout: float,
-                      profile: Path | None = None) -> dict[str, Any]:
+                      profile: Path | None = None,
+                      extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     """Start a worker with an empty data dir; wait for "Worker ready"; time the recovery.
 
     With ``profile``, py-spy samples the worker from its first seconds until it is ready."""
     start_at = log_path.stat().st_size if log_path.exists() else 0
     started = time.time()
-    worker = WorkerProcess(settings, log_path).start()
+    worker = WorkerProcess(settings, log_path, extra_env).start()
     assert worker.process is not None
     spy = None
     if profile is not None:
@@ -181,6 +193,84 @@ async def produce_changelog(settings: Settings, records: Any) -> tuple[int, floa
     return count, time.perf_counter() - started
 
 
+def parse_variants(text: str) -> list[tuple[str, dict[str, str]]]:
+    """``name:KEY=VALUE,KEY=VALUE;name2:...`` -> [(name, env), ...]."""
+    out: list[tuple[str, dict[str, str]]] = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, _, assignments = part.partition(":")
+        env = dict(a.split("=", 1) for a in filter(None, assignments.split(",")))
+        out.append((name.strip(), env))
+    return out
+
+
+def run_variants(base: Settings, run: str, work: Path, rows: list[tuple[bytes, bytes]],
+                 args: argparse.Namespace, idle: int) -> dict[str, Any]:
+    """Recover one cloned changelog with each variant's environment, alternating."""
+    variants = parse_variants(args.variants)
+    scaled = app_settings(base, f"bench-{run}-in3", f"bench-{run}-var", work)
+    create_topics(scaled, [changelog_topic(scaled)], scaled.partitions,
+                  {changelog_topic(scaled): {"cleanup.policy": "compact"}})
+    count, seconds = asyncio.run(produce_changelog(
+        scaled, clone_rows(rows, args.variant_rows, scaled.partitions)))
+    print(f"\nvariants: wrote {count} cloned state rows in {seconds:.0f} s; "
+          f"{args.rounds} rounds of {[name for name, _ in variants]}; {machine_load()}")
+    results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in variants}
+    runs = 0
+
+    def one(name: str, env: dict[str, str], counted: bool) -> None:
+        nonlocal runs
+        runs += 1
+        env = dict(env)
+        label = env.pop("DATADIR", None)
+        data_dir = work / (f"var-dir-{label}" if label else f"var-run-{runs}")
+        settings = dataclasses.replace(scaled, data_dir=str(data_dir))
+        load = machine_load()
+        try:
+            rec = start_and_recover(settings, work / f"worker-var-{runs}-{name}.log",
+                                    args.recovery_timeout, extra_env=env)
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"  {name}: FAILED: {str(exc)[-1500:]}")
+            return
+        try:
+            restore = rec["marks"].get("Restoring state from changelog topics")
+            done = rec["marks"].get("Done reading from changelog topics")
+            figures = {"start_to_ready_s": rec["start_to_ready_s"],
+                       "read_s": float("nan") if restore is None or done is None
+                       else done - restore,
+                       "rss_kib": rec["rss_kib"]}
+            print(f"  {'' if counted else '(priming, not counted) '}{name}: start -> ready "
+                  f"{figures['start_to_ready_s']:.1f} s, changelog read "
+                  f"{figures['read_s']:.1f} s, {count / figures['start_to_ready_s']:,.0f} "
+                  f"rows/s, RSS {rec['rss_kib'] / 1024:.1f} MiB "
+                  f"({(rec['rss_kib'] - idle) * 1024 / count:,.0f} B per customer); {load}")
+            if counted:
+                results[name].append(figures)
+        finally:
+            rec["worker"].stop(timeout=60)
+
+    for name, env in variants:
+        if "DATADIR" in env:
+            one(name, env, counted=False)
+    for _ in range(args.rounds):
+        for name, env in variants:
+            one(name, env, counted=True)
+    first = variants[0][0]
+    base_mean = sum(r["start_to_ready_s"] for r in results[first]) / len(results[first])
+    print(f"\nvariants, mean start -> ready over {args.rounds} rounds "
+          f"(ratio to {first}; < 1 is faster):")
+    summary: dict[str, Any] = {}
+    for name, env in variants:
+        times = [r["start_to_ready_s"] for r in results[name]]
+        if not times:
+            continue
+        mean = sum(times) / len(times)
+        summary[name] = {"env": env, "runs": results[name], "mean_s": mean,
+                         "ratio": mean / base_mean}
+        print(f"  {name:>12}: {mean:6.1f} s ({', '.join(f'{t:.1f}' for t in times)}) "
+              f"ratio {mean / base_mean:.2f}; {count / mean:,.0f} rows/s; env {env}")
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=50_000)
@@ -192,6 +282,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-recovery", action="store_true",
                         help="py-spy the phase 3 recoveries (start -> Worker ready)")
     parser.add_argument("--skip-phase2", action="store_true")
+    parser.add_argument("--variants", default="",
+                        help="recovery variants, alternated: 'base:;buf:STREAM_BUFFER_MAXSIZE="
+                             "65536;...' (see the module docstring)")
+    parser.add_argument("--variant-rows", type=int, default=100_000)
+    parser.add_argument("--clone-rows-file", type=Path, default=None,
+                        help="pickled [(key, value), ...] state rows to clone in phase 3 and "
+                             "the variants instead of phase 1's one-event rows (e.g. rows "
+                             "after a longer simulated history)")
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep-topics", action="store_true")
     args = parser.parse_args(argv)
 
@@ -262,6 +361,15 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 rec["worker"].stop(timeout=60)
 
+        if args.clone_rows_file is not None:
+            import pickle
+
+            rows = pickle.loads(args.clone_rows_file.read_bytes())
+            sizes = sorted(len(v) for _, v in rows)
+            print(f"\ncloning {len(rows)} rows of {args.clone_rows_file}: state bytes p50 "
+                  f"{sizes[len(sizes) // 2]}, mean {sum(sizes) / len(sizes):.0f}, "
+                  f"max {sizes[-1]}")
+
         # ---------------------------------------------------------------- phase 3
         sizes3 = [int(x) for x in str(args.clone_to).split(",") if int(x) > 0]
         scaled_runs: list[tuple[int, float, int]] = []
@@ -306,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"(target <= 1,024 bytes per customer)")
             figures["extrapolated"] = {"recovery_s_per_million": slope_t * 1e6,
                                        "marginal_bytes_per_customer": slope_r}
+        if args.variants and rows:
+            figures["variants"] = run_variants(base, run, work, rows, args,
+                                               figures["phase1"]["idle_kib"])
     finally:
         if not args.keep_topics:
             cleanup_topics(base, f"bench-{run}")
