@@ -37,8 +37,10 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import threading
@@ -58,6 +60,7 @@ from _stackbench import (
     cleanup_topics,
     cpu_seconds,
     create_topics,
+    free_port,
     machine_load,
     new_run_id,
     produce,
@@ -67,7 +70,7 @@ from _stackbench import (
     wait_log,
 )
 
-from streams.process import WorkerProcess
+from streams.process import WorkerProcess, settings_env
 from streams.settings import Settings
 from streams.topics import aiokafka_client_config, kafka_client_config
 
@@ -509,6 +512,15 @@ def start_worker(settings: Settings, work: Path) -> WorkerProcess:
     return worker
 
 
+def start_projector(settings: Settings, work: Path) -> subprocess.Popen[bytes]:
+    """``relscore project`` for ``settings`` (its metrics on a free port)."""
+    env = {**os.environ, **settings_env(settings)}
+    with (work / f"{settings.app_id}-projector.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "project", "--metrics-port", str(free_port())],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
 def run_preload(settings: Settings, probe: Probe, pid: int, ids: Sequence[str],
                 args: argparse.Namespace) -> dict[str, Any]:
     """Produce one event per customer and wait until the worker has scored them."""
@@ -575,6 +587,9 @@ def run_rate(base: Settings, run: str, n: int, rate: float, args: argparse.Names
           f"{len(ids):,} customers, preload {len(preload_ids):,}; {machine_load()}", flush=True)
     worker = start_worker(settings, work)
     assert worker.process is not None
+    # RELSCORE_PROJECTOR=off (as compose and k8s deploy it): Redis is kept by `relscore
+    # project` in a process of its own, on the same machine, so it is part of the load.
+    projector = start_projector(settings, work) if settings.projector == "off" else None
     probe = Probe(settings)
     try:
         preload = (run_preload(settings, probe, worker.process.pid, preload_ids, args)
@@ -587,6 +602,11 @@ def run_rate(base: Settings, run: str, n: int, rate: float, args: argparse.Names
     finally:
         probe.close()
         code = worker.stop(timeout=30)
+        if projector is not None:
+            projector_cpu = cpu_seconds(projector.pid)
+            projector.terminate()
+            projector.wait(30)
+            print(f"  standalone projector used {projector_cpu:.1f} CPU-s", flush=True)
     result.worker_errors = worker_problems(worker.log_path)
     if code not in (0, None, -15):
         result.worker_errors.append(f"worker exit code {code}")
