@@ -168,16 +168,16 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         committed = await asyncio.to_thread(committed_offsets, settings, clocked_topics)
         progress.reset({tp: offset for tp, offset in committed.items() if tp[1] in assigned})
         schedule.drop()
-        counts: list[bytes] = []
+        scores: list[float | None] = []
         for key, raw in table.items():
             partition = partition_for(key, settings.partitions)
             if partition not in assigned:
                 continue
-            counts.append(raw)
-            state = CustomerState.from_bytes(raw)
+            state = CustomerState.from_bytes(raw)  # once: the bands need only its score
+            scores.append(state.score)
             schedule.push(partition, key, state.next_due)
             schedule.observe(partition, state.ref_ts)
-        bands.recount(counts)
+        bands.recount(scores)
         metrics.SCHEDULED.set(len(schedule))
         log.info("schedule rebuilt: %d customers due-tracked on partitions %s",
                  len(schedule), sorted(assigned))

@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Iterable
 
 from scorers.model import BANDS, band_of
-from scorers.state import CustomerState
 from streams import metrics
 
 BAND_NAMES = (*(name for _, name in BANDS), "poor")
@@ -30,10 +29,10 @@ class BandCounts:
             self.counts[after] += 1
             metrics.child(metrics.CUSTOMERS, after).set(self.counts[after])
 
-    def recount(self, states: Iterable[bytes]) -> None:
+    def recount(self, scores: Iterable[float | None]) -> None:
+        """Start over from the published scores of the customers held (None: not scored)."""
         counts: Counter[str] = Counter()
-        for raw in states:
-            score = CustomerState.from_bytes(raw).score
+        for score in scores:
             if score is not None:
                 counts[band_of(score)] += 1
         self.counts = counts

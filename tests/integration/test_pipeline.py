@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import unicodedata
 import urllib.request
 import uuid
@@ -17,6 +18,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from scorers.config import DEFAULT_CONFIG
+from scorers.model import band_of
+from streams.bands import BAND_NAMES
 from streams.offline import OfflineResult, score_lines
 from streams.process import WorkerProcess, settings_env
 from streams.reader import latest_by_customer, read_all, wait_caught_up
@@ -164,7 +167,15 @@ def test_restart_recovers_state_and_repeats_no_alert(
     alerts_before = read_all(settings, settings.topic_alerts)
 
     # A new worker with an empty local store rebuilds the table from its changelog.
-    start_worker(settings, name="second", data_dir=settings.data_dir + "-2")
+    second = start_worker(settings, name="second", data_dir=settings.data_dir + "-2")
+    # Its band counts are rebuilt from the recovered rows, before any new event arrives.
+    recovered = Counter(band_of(m["score"]) for m in
+                        latest_by_customer(read_all(settings, settings.topic_scores)).values())
+    wanted = {band: float(recovered.get(band, 0)) for band in BAND_NAMES}
+    deadline = time.monotonic() + 30
+    while (counted := band_gauges(second)) != wanted:
+        assert time.monotonic() < deadline, f"bands after recovery {counted} != {wanted}"
+        time.sleep(0.2)
     produce.events(sour)  # redelivered duplicates: must change nothing
     produce.events(storm)
     wait_caught_up(settings)
@@ -178,6 +189,14 @@ def test_restart_recovers_state_and_repeats_no_alert(
     for customer, message in expected.scores.items():
         assert scores[customer]["score"] == pytest.approx(message["score"], abs=0.1)
         assert scores[customer]["events_seen"] == message["events_seen"], customer
+
+
+def band_gauges(worker: WorkerProcess) -> dict[str, float]:
+    with urllib.request.urlopen(worker.url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {sample.labels["band"]: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples if sample.name == "relscore_customers"}
 
 
 def test_worker_refuses_topics_that_cannot_be_copartitioned(
