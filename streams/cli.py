@@ -50,6 +50,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_project(args: argparse.Namespace) -> int:
     import asyncio
 
+    from aiokafka.errors import KafkaError
     from prometheus_client import start_http_server
 
     from streams import metrics
@@ -65,7 +66,15 @@ def cmd_project(args: argparse.Namespace) -> int:
                        "choose another with --metrics-port") from exc
     logging.getLogger(__name__).info("projector metrics on http://%s:%d/metrics",
                                      settings.web_host, port)
-    asyncio.run(run_projector(settings, cfg.alerts.threshold))
+    try:
+        asyncio.run(run_projector(settings, cfg.alerts.threshold))
+    except KafkaError as exc:
+        raise CliError(
+            f"cannot read {settings.topic_scores} from Kafka at {settings.kafka_bootstrap} "
+            f"({exc.__class__.__name__}: {exc}); check that the broker runs and "
+            "RELSCORE_KAFKA_BOOTSTRAP (and the RELSCORE_KAFKA_SASL_* / SSL settings) reach it",
+            EXIT_UNAVAILABLE,
+        ) from exc
     return 0
 
 

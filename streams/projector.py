@@ -25,6 +25,7 @@ from typing import Any, cast
 import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 from redis.exceptions import RedisError
 
@@ -108,8 +109,12 @@ class RedisProjector:
             auto_offset_reset="earliest",
             **aiokafka_client_config(self.settings),
         )
+        try:
+            await consumer.start()
+        except KafkaError:
+            await consumer.stop()
+            raise
         client = redis_client(self.settings)
-        await consumer.start()
         try:
             while True:
                 await self._step(consumer, client)
