@@ -1,8 +1,9 @@
-"""Hypothesis profiles: random exploration on developer machines, a fixed draw in CI.
+"""Hypothesis profiles: the suite draws a fixed set of examples unless asked to explore.
 
-With ``CI`` set (``.ci/run`` sets it, as CI services do), every property test draws the same
+``make test`` (and so CI) runs the ``fixed`` profile: every property test draws the same
 examples on every run, so a merge is never refused for an example no one has seen before.
-New examples are found on developer machines, where a failure prints the example to keep.
+``HYPOTHESIS_PROFILE=explore make test`` draws new random examples; a failure prints the
+example, to be kept as an ``@example`` or a unit test.
 """
 
 from __future__ import annotations
@@ -11,6 +12,6 @@ import os
 
 from hypothesis import settings
 
-settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+settings.register_profile("fixed", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
