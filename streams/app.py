@@ -192,9 +192,9 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
                 if tp.topic == settings.topic_rekey:
                     await send(processor.tick(tp.partition, now))
 
-    projector = RedisProjector(settings, cfg.alerts.threshold)
+    if settings.projector == "worker":  # otherwise `relscore project` runs it apart
+        projector = RedisProjector(settings, cfg.alerts.threshold)
 
-    if settings.projector == "worker":
         @app.task  # type: ignore[untyped-decorator]
         async def project_to_redis() -> None:
             await projector.run()
@@ -208,7 +208,6 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
 
     app.relscore_processor = processor  # type: ignore[attr-defined]
     app.relscore_table = table  # type: ignore[attr-defined]
-    app.relscore_projector = projector  # type: ignore[attr-defined]
     del score, exit_when_kafka_is_gone
     return app
 
