@@ -277,6 +277,26 @@ def _terminate(pid: int, timeout: float, force: bool) -> None:
             time.sleep(0.05)
 
 
+def _stop(pidfile: Path, marker: str, timeout: float, force: bool) -> bool:
+    """Stop the process recorded in ``pidfile`` (if it is still ``marker``); True if it ran."""
+    pid = _read_pid(pidfile, marker)
+    if pid is not None:
+        _terminate(pid, timeout, force)
+    pidfile.unlink(missing_ok=True)
+    return pid is not None
+
+
+def _wait_or_kill(ready: Callable[[], bool], pid: int, pidfile: Path, timeout: float, what: str,
+                  logs: list[Path], kill_timeout: float) -> None:
+    """:func:`_wait_until`; a server that does not come up is killed and forgotten."""
+    try:
+        _wait_until(ready, pid, timeout, what, logs)
+    except StackError:
+        _terminate(pid, kill_timeout, force=True)
+        pidfile.unlink(missing_ok=True)
+        raise
+
+
 def _wait_until(
     ready: Callable[[], bool], pid: int | None, timeout: float, what: str, logs: list[Path]
 ) -> None:
@@ -540,12 +560,7 @@ def start_kafka(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 
 
 def stop_kafka(settings: Settings, *, timeout: float = 30.0, force: bool = False) -> bool:
     """Stop the Kafka this module started (SIGKILL at once with ``force``); True if it ran."""
-    pidfile = _kafka_pidfile(settings)
-    pid = _read_pid(pidfile, "kafka.Kafka")
-    if pid is not None:
-        _terminate(pid, timeout, force)
-    pidfile.unlink(missing_ok=True)
-    return pid is not None
+    return _stop(_kafka_pidfile(settings), "kafka.Kafka", timeout, force)
 
 
 def restart_kafka(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 90.0) -> None:
@@ -607,12 +622,7 @@ def start_redis(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 
 
 def stop_redis(settings: Settings, *, timeout: float = 15.0, force: bool = False) -> bool:
     """Stop the redis-server this module started; True if it was running."""
-    pidfile = _redis_pidfile(settings)
-    pid = _read_pid(pidfile, "redis-server")
-    if pid is not None:
-        _terminate(pid, timeout, force)
-    pidfile.unlink(missing_ok=True)
-    return pid is not None
+    return _stop(_redis_pidfile(settings), "redis-server", timeout, force)
 
 
 # ---------------------------------------------------------------- stack
@@ -848,27 +858,17 @@ def start_secure_kafka(
     cmd = [*base, *KAFKA_HEAP, *KAFKA_JVM_FLAGS, "kafka.Kafka", str(props)]
     pid = _spawn(cmd, kdir / "kafka.out", pidfile, kdir)
     echo(f"started SASL_SSL Kafka {KAFKA_VERSION} (pid {pid}) on 127.0.0.1:{port}")
-    try:
-        _wait_until(
-            lambda: _sasl_admin_answers(port, Path(tls.ca_cert), broker_user, broker_password),
-            pid, timeout, f"SASL_SSL Kafka on 127.0.0.1:{port}",
-            [kdir / "kafka.out", kdir / "logs" / "server.log"],
-        )
-    except StackError:
-        _terminate(pid, 10, force=True)
-        pidfile.unlink(missing_ok=True)
-        raise
+    _wait_or_kill(
+        lambda: _sasl_admin_answers(port, Path(tls.ca_cert), broker_user, broker_password),
+        pid, pidfile, timeout, f"SASL_SSL Kafka on 127.0.0.1:{port}",
+        [kdir / "kafka.out", kdir / "logs" / "server.log"], kill_timeout=10,
+    )
     return pid
 
 
 def stop_secure_kafka(run_dir: Path, *, timeout: float = 30.0, force: bool = False) -> bool:
     """Stop the Kafka :func:`start_secure_kafka` started in ``run_dir``; True if it ran."""
-    pidfile = _secure_kafka_dir(run_dir) / "kafka.pid"
-    pid = _read_pid(pidfile, "kafka.Kafka")
-    if pid is not None:
-        _terminate(pid, timeout, force)
-    pidfile.unlink(missing_ok=True)
-    return pid is not None
+    return _stop(_secure_kafka_dir(run_dir) / "kafka.pid", "kafka.Kafka", timeout, force)
 
 
 def _tls_redis_answers(port: int, cafile: Path, username: str, password: str,
@@ -937,23 +937,14 @@ def start_tls_redis(
     pid = _spawn(cmd, rdir / "redis.out", pidfile, rdir)
     echo(f"started TLS redis-server (pid {pid}) on 127.0.0.1:{port}")
     name, secret = next(iter(users.items()))
-    try:
-        _wait_until(
-            lambda: _tls_redis_answers(port, Path(tls.ca_cert), name, secret),
-            pid, timeout, f"TLS Redis on 127.0.0.1:{port}", [rdir / "redis.out"],
-        )
-    except StackError:
-        _terminate(pid, 5, force=True)
-        pidfile.unlink(missing_ok=True)
-        raise
+    _wait_or_kill(
+        lambda: _tls_redis_answers(port, Path(tls.ca_cert), name, secret),
+        pid, pidfile, timeout, f"TLS Redis on 127.0.0.1:{port}", [rdir / "redis.out"],
+        kill_timeout=5,
+    )
     return pid
 
 
 def stop_tls_redis(run_dir: Path, *, timeout: float = 15.0, force: bool = False) -> bool:
     """Stop the redis-server :func:`start_tls_redis` started in ``run_dir``; True if it ran."""
-    pidfile = Path(run_dir).resolve() / "redis" / "redis.pid"
-    pid = _read_pid(pidfile, "redis-server")
-    if pid is not None:
-        _terminate(pid, timeout, force)
-    pidfile.unlink(missing_ok=True)
-    return pid is not None
+    return _stop(Path(run_dir).resolve() / "redis" / "redis.pid", "redis-server", timeout, force)
