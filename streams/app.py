@@ -24,6 +24,7 @@ from scorers.state import CustomerState
 from streams import metrics
 from streams.bands import BandCounts
 from streams.batch import BatchScorer, InputProgress
+from streams.consumer import install as install_rebalance_safe_consumer
 from streams.partitioning import partition_for
 from streams.processor import Emit, Processor, Record, normalise_headers
 from streams.projector import RedisProjector
@@ -96,6 +97,7 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
     )
+    install_rebalance_safe_consumer(app)
     processor = Processor(settings, cfg)
     bands = BandCounts()
     table = app.Table(
