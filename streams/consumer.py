@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiokafka.errors import IllegalStateError
+from aiokafka.errors import KafkaError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
@@ -55,9 +55,10 @@ class RebalanceSafeConsumer(faust_aiokafka.Consumer):
                                if tp in self.assignment() and self._read_offset.get(tp) is None]
             if never_committed:
                 await self._thread.seek_to_beginning(*never_committed)
-        except (IllegalStateError, AssertionError) as exc:
-            # Another rebalance took the partitions; its recovery seeks them to committed.
-            log.info("rewind skipped, the assignment changed again: %s", exc)
+        except (KafkaError, AssertionError) as exc:
+            # The assignment changed again (or the coordinator moved, which rebalances the
+            # group): the next generation's recovery seeks every partition to committed.
+            log.warning("rewind skipped, the group is rebalancing again: %r", exc)
 
 
 def install(app: Any) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
@@ -104,3 +105,18 @@ def test_changelog_records_alone_need_no_rewind(app: Any, monkeypatch: pytest.Mo
                                     rebalance_during_fetch=True)
     assert list(fetch(consumer).values()) == [[5, 6]]
     assert calls.seeks == 0
+
+
+def test_a_rewind_refused_by_another_rebalance_does_not_stop_the_fetch_loop(
+    app: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer, calls = consumer_with(app, monkeypatch, {STREAM: [70], "changelog": [5]},
+                                    rebalance_during_fetch=True)
+
+    async def refused(self: Any) -> None:
+        calls.seeks += 1
+        raise IllegalStateError("Partitions {...} are not assigned")
+
+    monkeypatch.setattr(RebalanceSafeConsumer, "perform_seek", refused)
+    assert list(fetch(consumer).values()) == [[5]]  # the stale stream record is still dropped
+    assert calls.seeks == 1
