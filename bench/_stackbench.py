@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from scorers.timefmt import format_ms
-from streams.process import WorkerProcess
+from streams.laptop.worker_process import WorkerProcess
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +108,7 @@ class Msg:
 def simulated_messages(customers: int, events: int, seed: int = 1) -> tuple[list[Msg], str]:
     """``events`` messages of a realistic population of ``customers`` (send order).
 
-    Uses :mod:`streams.simulator` (personas, late events, duplicates, a few malformed
+    Uses :mod:`streams.laptop.simulator` (personas, late events, duplicates, a few malformed
     messages) with enough simulated days to reach ``events``, then keeps the first
     ``events``. Cached under ``$RELSCORE_BENCH_CACHE`` (the simulator is deterministic).
     Returns the messages and a one-line description.
@@ -143,7 +143,7 @@ def simulated_messages(customers: int, events: int, seed: int = 1) -> tuple[list
         kinds[r.kind] = kinds.get(r.kind, 0) + 1
         topics[r.topic] = topics.get(r.topic, 0) + 1
     described = (
-        f"streams.simulator: {customers} customers, first {len(messages)} records of "
+        f"streams.laptop.simulator: {customers} customers, first {len(messages)} records of "
         f"{days} simulated days; topics {topics}; kinds {kinds}"
     )
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -225,7 +225,7 @@ def create_topics(settings: Settings, names: Sequence[str], partitions: int,
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    from streams.topics import kafka_client_config
+    from streams.runtime.topic_layout import kafka_client_config
 
     admin = KafkaAdminClient(request_timeout_ms=30000, **kafka_client_config(settings))
     try:
@@ -244,7 +244,7 @@ def cleanup_topics(settings: Settings, prefix: str) -> int:
     """Delete every topic whose name starts with ``prefix`` (the run's own topics)."""
     from kafka.admin import KafkaAdminClient
 
-    from streams.topics import kafka_client_config
+    from streams.runtime.topic_layout import kafka_client_config
 
     admin = KafkaAdminClient(request_timeout_ms=30000, **kafka_client_config(settings))
     try:
@@ -260,7 +260,7 @@ def cleanup_topics(settings: Settings, prefix: str) -> int:
 def end_offsets_total(settings: Settings, topics: Sequence[str]) -> int:
     from kafka import KafkaConsumer, TopicPartition
 
-    from streams.topics import kafka_client_config
+    from streams.runtime.topic_layout import kafka_client_config
 
     consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
                              **kafka_client_config(settings))
@@ -278,7 +278,7 @@ async def produce(settings: Settings, items: Iterable[tuple[str, bytes | None, b
     batched); returns (count, seconds)."""
     from aiokafka import AIOKafkaProducer
 
-    from streams.topics import aiokafka_client_config
+    from streams.runtime.topic_layout import aiokafka_client_config
 
     producer = AIOKafkaProducer(acks=acks, linger_ms=20, max_batch_size=512 * 1024,
                                 **aiokafka_client_config(settings))
@@ -374,7 +374,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 
 
 class AgentLoop:
-    """The scoring agent's body without Kafka or Faust: ``streams.batch.BatchScorer`` fed
+    """The scoring agent's body without Kafka or Faust: ``streams.runtime.batch_scorer.BatchScorer`` fed
     batches of Records, with a dict standing in for the table (rows written after each
     batch, as the agent does once Kafka has acknowledged the batch's outputs).
 
@@ -385,9 +385,9 @@ class AgentLoop:
     def __init__(self, settings: Settings, records: Sequence[Any]) -> None:
         from scorers.config import load_config
         from scorers.schedule import DueSchedule
-        from streams.bands import BandCounts
-        from streams.batch import BatchScorer, InputProgress
-        from streams.processor import Processor
+        from streams.runtime.band_gauge import BandCounts
+        from streams.runtime.batch_scorer import BatchScorer, InputProgress
+        from streams.runtime.processor import Processor
 
         self.settings = settings
         self.processor = Processor(settings, load_config(settings.config_path))
@@ -424,8 +424,8 @@ class AgentLoop:
 
 def records_for(settings: Settings, messages: Sequence[Msg], now_ms: int) -> list[Any]:
     """The Records a worker would see for ``messages`` (partition by key, as Kafka does)."""
-    from streams.partitioning import partition_for
-    from streams.processor import Record
+    from streams.runtime.partitioning import partition_for
+    from streams.runtime.processor import Record
 
     offsets: dict[tuple[str, int], int] = {}
     out = []

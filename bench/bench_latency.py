@@ -55,10 +55,10 @@ from _stackbench import (
     wait_log,
 )
 
-from streams.process import WorkerProcess
-from streams.reader import group_lag
+from streams.laptop.worker_process import WorkerProcess
+from streams.tools.topic_reader import group_lag
 from streams.settings import Settings
-from streams.topics import aiokafka_client_config
+from streams.runtime.topic_layout import aiokafka_client_config
 
 
 async def relay(settings: Settings) -> None:

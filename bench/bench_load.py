@@ -70,9 +70,9 @@ from _stackbench import (
     wait_log,
 )
 
-from streams.process import WorkerProcess, settings_env
+from streams.laptop.worker_process import WorkerProcess, settings_env
 from streams.settings import Settings
-from streams.topics import aiokafka_client_config, kafka_client_config
+from streams.runtime.topic_layout import aiokafka_client_config, kafka_client_config
 
 PLATEAU_SHARE = 0.02  # |lag slope| in the second half below 2% of the rate: plateau
 FLAT_SHARE = 0.05  # RSS growth net of new customers below 5% of the warm-up RSS: flat

@@ -66,11 +66,11 @@ from _stackbench import (
     wait_log,
 )
 
-from streams.partitioning import partition_for
-from streams.process import WorkerProcess
-from streams.reader import group_lag
+from streams.runtime.partitioning import partition_for
+from streams.laptop.worker_process import WorkerProcess
+from streams.tools.topic_reader import group_lag
 from streams.settings import Settings
-from streams.topics import changelog_topic, kafka_client_config
+from streams.runtime.topic_layout import changelog_topic, kafka_client_config
 
 RECOVERY_MARKS = (b"Restoring state from changelog topics", b"Done reading from changelog topics",
                   b"Recovery complete", b"schedule rebuilt", b"Worker ready")
@@ -171,7 +171,7 @@ def clone_rows(rows: list[tuple[bytes, bytes]], count: int,
 async def produce_changelog(settings: Settings, records: Any) -> tuple[int, float]:
     from aiokafka import AIOKafkaProducer
 
-    from streams.topics import aiokafka_client_config
+    from streams.runtime.topic_layout import aiokafka_client_config
 
     topic = changelog_topic(settings)
     producer = AIOKafkaProducer(acks=1, linger_ms=20, max_batch_size=512 * 1024,

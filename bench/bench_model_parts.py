@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             return value  # NFC and control checks cannot change or refuse printable ASCII
         return normalise_customer_id(value)
 
-    from streams import metrics
+    from streams.runtime import metrics
 
     child = metrics.EVENTS.labels("bench", "scored")
 
@@ -158,7 +158,7 @@ def rescore_volume(messages: list[Any], cfg: Any) -> None:
 
     import scorers.schedule as schedule
     import scorers.scorer as scorer
-    import streams.offline as offline
+    import streams.tools.offline_scoring as offline
     from scorers.model import band_of
 
     lines = [m.line for m in messages]
@@ -195,7 +195,7 @@ def rescore_volume(messages: list[Any], cfg: Any) -> None:
             levels.append(window[0][1] - a.sharp_drop_points)
         return levels
 
-    print("\ndecay re-scores in an offline replay (streams.offline.score_lines):")
+    print("\ndecay re-scores in an offline replay (streams.tools.offline_scoring.score_lines):")
     results = {}
     try:
         offline.rescore = classify

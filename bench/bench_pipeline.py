@@ -8,10 +8,10 @@ Pre-loads the three input topics once (a simulated population, keyed by customer
 (a) the limit: a bare aiokafka pass-through (fresh group, from the beginning; one small
     message produced per event to a sink topic, acks=all; offsets committed at the end);
     run before and after (b) to bracket the machine's noise;
-(b) relscore: one ``relscore worker`` (streams.process.WorkerProcess) with a fresh app id and
+(b) relscore: one ``relscore worker`` (streams.laptop.worker_process.WorkerProcess) with a fresh app id and
     fresh output topics reading the same inputs from the start, timed from its "Worker ready"
-    log line until streams.reader.group_lag(...) on the inputs is 0 (or the budget ends);
-(c) the model alone: streams.offline.score_lines over the same events from a JSONL file, in
+    log line until streams.tools.topic_reader.group_lag(...) on the inputs is 0 (or the budget ends);
+(c) the model alone: streams.tools.offline_scoring.score_lines over the same events from a JSONL file, in
     a child process pinned to one CPU;
 (d) the agent body alone: the worker's per-record path (Processor + due-time schedule, a dict
     for the table) without Kafka or Faust, pinned to one CPU like (c).
@@ -56,10 +56,10 @@ from _stackbench import (
     write_jsonl,
 )
 
-from streams.process import WorkerProcess
-from streams.reader import group_lag
+from streams.laptop.worker_process import WorkerProcess
+from streams.tools.topic_reader import group_lag
 from streams.settings import Settings
-from streams.topics import aiokafka_client_config, changelog_topic
+from streams.runtime.topic_layout import aiokafka_client_config, changelog_topic
 
 # ------------------------------------------------------------------ (a) bare pass-through
 
@@ -120,7 +120,7 @@ def _last_timestamp_ms(settings: Settings, topic: str) -> int | None:
     """The largest record timestamp among the last records of ``topic``'s partitions."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from streams.topics import kafka_client_config
+    from streams.runtime.topic_layout import kafka_client_config
 
     consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
                              **kafka_client_config(settings))
@@ -209,7 +209,7 @@ def offline_child(mode: str, path: Path, budget: float, settings_json: str) -> d
     cpu = _pin_one_cpu()
     settings = Settings(**json.loads(settings_json))
     if mode == "model":
-        import streams.offline as offline
+        import streams.tools.offline_scoring as offline
         from scorers.config import load_config
 
         cfg = load_config(settings.config_path)

@@ -8,7 +8,7 @@ customers: template states scored from seeded random histories, cloned under new
 ids) in a dict standing in for the state table. For every table size N (the first N rows) and
 every due count D, a :class:`DueSchedule` holds all N customers: D of them due in each of the
 ``--ticks`` one-minute windows, the rest due later (up to 30 days). A tick is what the worker
-does when a partition's event-time clock moves (``streams.batch.BatchScorer``): observe the
+does when a partition's event-time clock moves (``streams.runtime.batch_scorer.BatchScorer``): observe the
 clock, pop the due customers and for each decode its row, ``rescore`` it at its due time,
 serialise its score messages and alerts and its new row, and push its next due time; rows go
 to a per-tick updates dict, as the worker writes them only after the batch. The median tick is
@@ -161,7 +161,7 @@ def plant(keys: Sequence[bytes], due: int, ticks: int, rng: random.Random,
 
 def tick(schedule: DueSchedule, table: dict[bytes, bytes], clock_ts: int,
          cfg: ScoringConfig) -> Tick:
-    """One clock move, as streams.batch.BatchScorer.advance does it."""
+    """One clock move, as streams.runtime.batch_scorer.BatchScorer.advance does it."""
     updates: dict[bytes, bytes] = {}
     rescored = 0
     wall, cpu = time.perf_counter(), time.process_time()

@@ -41,8 +41,8 @@ from _stackbench import (
     wait_log,
 )
 
-from streams.process import WorkerProcess, settings_env
-from streams.reader import group_lag
+from streams.laptop.worker_process import WorkerProcess, settings_env
+from streams.tools.topic_reader import group_lag
 
 TRACE_ENV = "RELSCORE_BENCH_TRACE_OUT"
 

@@ -8,7 +8,7 @@ worker`` on them and samples it with ``py-spy record`` (100 Hz, raw collapsed st
 ``--duration`` seconds while it scores the backlog; prints the top functions by self and
 inclusive time and the self time per area (model, relscore adapter, faust, aiokafka ...).
 
-inprocess: the agent body alone (streams.batch.BatchScorer fed Records, a dict for the
+inprocess: the agent body alone (streams.runtime.batch_scorer.BatchScorer fed Records, a dict for the
 table, no Kafka) under cProfile: exact call counts, the top functions by own time.
 
 Needs py-spy for live (``.venv/bin/pip install py-spy``). Files land in the work directory
@@ -46,8 +46,8 @@ from _stackbench import (
     wait_log,
 )
 
-from streams.process import WorkerProcess
-from streams.reader import group_lag
+from streams.laptop.worker_process import WorkerProcess
+from streams.tools.topic_reader import group_lag
 from streams.settings import Settings
 
 

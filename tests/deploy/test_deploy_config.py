@@ -44,13 +44,13 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from scorers.config import load_config
-from streams import metrics
 from streams.cli import build_parser
-from streams.process import WorkerProcess
-from streams.reader import wait_caught_up
-from streams.scenario import scripted_population
+from streams.laptop.scenario import scripted_population
+from streams.laptop.stack import KAFKA_VERSION
+from streams.laptop.worker_process import WorkerProcess
+from streams.runtime import metrics
 from streams.settings import ENV_PREFIX, Settings
-from streams.stack import KAFKA_VERSION
+from streams.tools.topic_reader import wait_caught_up
 from tests.integration.conftest import EventProducer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ K8S_DIR = DEPLOY / "k8s"
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
-# The prefix streams/app.py gives Faust's Prometheus sensor metrics.
+# The prefix streams/runtime/app.py gives Faust's Prometheus sensor metrics.
 FAUST_PREFIX = "relscore_faust"
 # Series Prometheus makes itself for every target (not on the worker's /metrics).
 PROMETHEUS_SYNTHETIC = {"up"}
@@ -265,7 +265,7 @@ def exposed_names(families: Iterable[Metric]) -> tuple[set[str], set[str]]:
 
 
 def code_metric_names() -> set[str]:
-    """Every series name the worker can expose: streams/metrics.py plus Faust's sensors."""
+    """Every series name the worker can expose: streams/runtime/metrics.py plus Faust's sensors."""
     faust_registry = CollectorRegistry()
     FaustMetrics.create(faust_registry, FAUST_PREFIX)
     names: set[str] = set()
@@ -575,7 +575,7 @@ def test_dockerfile_exposes_the_web_port_and_runs_the_worker() -> None:
     entrypoint = json.loads(dict(instructions)["ENTRYPOINT"])
     cmd = json.loads(dict(instructions)["CMD"])
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert entrypoint == ["relscore"] and scripts["relscore"] == "streams.cli:main"
+    assert entrypoint == ["relscore"] and scripts["relscore"] == "streams.cli.main:main"
     assert build_parser().parse_args(cmd).command == "worker"
 
 

@@ -13,10 +13,10 @@ import os
 import pytest
 
 from scorers.config import DAY_MS, DEFAULT_CONFIG
-from streams.harness import Workload, generate
-from streams.offline import OfflineResult
 from streams.settings import Settings
+from streams.tools.offline_scoring import OfflineResult
 from tests.integration.conftest import EventProducer, produce, settings, stack, start_worker
+from tests.support.fault_harness import Workload, generate
 
 __all__ = [
     "EventProducer",

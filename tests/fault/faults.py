@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 from kafka.admin import KafkaAdminClient
 
-from streams.harness import Report
-from streams.process import WorkerProcess
+from streams.laptop.worker_process import WorkerProcess
+from streams.runtime.topic_layout import kafka_client_config
 from streams.settings import Settings
-from streams.topics import kafka_client_config
+from tests.support.fault_harness import Report
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str,

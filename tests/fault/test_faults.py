@@ -1,6 +1,7 @@
 """Fault tests on the real stack: nothing lost, nothing twice.
 
-Each test feeds the shared seeded workload (streams.harness: 200 customers, clock and event
+Each test feeds the shared seeded workload (tests.support.fault_harness: 200 customers, clock and
+event
 phases) through real workers while it injects one kind of fault, checks that the fault really
 happened (the process died or stopped, the broker's port closed, the group generation moved,
 ...), and then lets the harness compare the score topic, the alert topic and, where Redis is
@@ -37,12 +38,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from scorers.config import DEFAULT_CONFIG
-from streams.harness import CLOCK, Phase, Workload, check, feed
-from streams.offline import OfflineResult
-from streams.process import WorkerProcess
-from streams.reader import group_lag, wait_caught_up
-from streams.settings import Settings
-from streams.stack import (
+from streams.laptop.stack import (
     restart_kafka,
     stack_status,
     start_kafka,
@@ -50,6 +46,10 @@ from streams.stack import (
     stop_kafka,
     stop_redis,
 )
+from streams.laptop.worker_process import WorkerProcess
+from streams.settings import Settings
+from streams.tools.offline_scoring import OfflineResult
+from streams.tools.topic_reader import group_lag, wait_caught_up
 from tests.fault.faults import (
     generations,
     group_members,
@@ -61,6 +61,7 @@ from tests.fault.faults import (
     wait_until,
 )
 from tests.integration.conftest import free_port
+from tests.support.fault_harness import CLOCK, Phase, Workload, check, feed
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 from scorers.config import DAY_MS, DEFAULT_CONFIG
-from streams.harness import (
+from streams.runtime.partitioning import partition_for
+from streams.settings import Settings
+from streams.tools.offline_scoring import OfflineResult
+from tests.support.fault_harness import (
     CLOCK,
     EVENTS,
     Report,
@@ -21,9 +24,6 @@ from streams.harness import (
     check_scores,
     generate,
 )
-from streams.offline import OfflineResult
-from streams.partitioning import partition_for
-from streams.settings import Settings
 
 SETTINGS = Settings()
 

@@ -19,11 +19,11 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from streams.process import WorkerProcess
-from streams.producer import topic_names
+from streams.laptop.stack import stack_down, stack_status, stack_up
+from streams.laptop.worker_process import WorkerProcess
+from streams.runtime.topic_layout import ensure_topics, kafka_client_config
 from streams.settings import Settings
-from streams.stack import stack_down, stack_status, stack_up
-from streams.topics import ensure_topics, kafka_client_config
+from streams.tools.event_file_sender import topic_names
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,10 +12,10 @@ import pytest
 from kafka.admin import KafkaAdminClient
 
 from scorers.config import DEFAULT_CONFIG
-from streams.demo import BANDS, run_demo
-from streams.reader import latest_by_customer, read_all
+from streams.laptop.demo import BANDS, run_demo
+from streams.runtime.topic_layout import kafka_client_config, required_topics
 from streams.settings import Settings
-from streams.topics import kafka_client_config, required_topics
+from streams.tools.topic_reader import latest_by_customer, read_all
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration

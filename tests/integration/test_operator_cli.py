@@ -13,13 +13,13 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.process import WorkerProcess, settings_env
-from streams.producer import topic_names
-from streams.reader import latest_by_customer, read_all, wait_caught_up
-from streams.scenario import scripted_population
+from streams.laptop.scenario import scripted_population
+from streams.laptop.simulator import SimSpec, simulate
+from streams.laptop.worker_process import WorkerProcess, settings_env
+from streams.runtime.topic_layout import kafka_client_config
 from streams.settings import Settings
-from streams.simulator import SimSpec, simulate
-from streams.topics import kafka_client_config
+from streams.tools.event_file_sender import topic_names
+from streams.tools.topic_reader import latest_by_customer, read_all, wait_caught_up
 from tests.integration.conftest import EventProducer, free_port
 
 pytestmark = pytest.mark.integration

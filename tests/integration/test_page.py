@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from scorers.config import DAY_MS
-from streams.process import WorkerProcess
-from streams.reader import read_all, wait_caught_up
-from streams.scenario import EPOCH_MS, complaints, healthy_history, ticket_storm
+from streams.laptop.scenario import EPOCH_MS, complaints, healthy_history, ticket_storm
+from streams.laptop.worker_process import WorkerProcess
 from streams.settings import Settings
-from tests.integration.browser import Browser
+from streams.tools.topic_reader import read_all, wait_caught_up
 from tests.integration.conftest import ROOT, EventProducer
+from tests.support.browser import Browser
 
 pytestmark = pytest.mark.integration
 

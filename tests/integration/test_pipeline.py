@@ -19,12 +19,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from scorers.config import DEFAULT_CONFIG
 from scorers.model import band_of
-from streams.bands import BAND_NAMES
-from streams.offline import OfflineResult, score_lines
-from streams.process import WorkerProcess, settings_env
-from streams.reader import latest_by_customer, read_all, wait_caught_up
-from streams.scenario import healthy_history, scripted_population
+from streams.laptop.scenario import healthy_history, scripted_population
+from streams.laptop.worker_process import WorkerProcess, settings_env
+from streams.runtime.band_gauge import BAND_NAMES
 from streams.settings import Settings
+from streams.tools.offline_scoring import OfflineResult, score_lines
+from streams.tools.topic_reader import latest_by_customer, read_all, wait_caught_up
 from tests.integration.conftest import EventProducer
 
 pytestmark = pytest.mark.integration
@@ -206,7 +206,7 @@ def test_worker_refuses_topics_that_cannot_be_copartitioned(
 
     from kafka.admin import KafkaAdminClient, NewTopic
 
-    from streams.topics import kafka_client_config
+    from streams.runtime.topic_layout import kafka_client_config
 
     tag = f"mismatch-{uuid.uuid4().hex[:8]}"
     settings = dataclasses.replace(

@@ -18,11 +18,11 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.process import WorkerProcess, settings_env
-from streams.reader import latest_by_customer, read_all, wait_caught_up
-from streams.scenario import scripted_population
+from streams.laptop.scenario import scripted_population
+from streams.laptop.stack import start_redis, stop_redis
+from streams.laptop.worker_process import WorkerProcess, settings_env
 from streams.settings import Settings
-from streams.stack import start_redis, stop_redis
+from streams.tools.topic_reader import latest_by_customer, read_all, wait_caught_up
 from tests.integration.conftest import EventProducer
 
 pytestmark = pytest.mark.integration

@@ -13,13 +13,13 @@ import pytest
 
 from scorers.config import DAY_MS, DEFAULT_CONFIG
 from scorers.timefmt import parse_rfc3339_ms
-from streams.offline import score_lines
-from streams.partitioning import partition_for
-from streams.process import WorkerProcess
-from streams.reader import read_all, wait_caught_up
-from streams.scenario import healthy_history
+from streams.laptop.scenario import healthy_history
+from streams.laptop.worker_process import WorkerProcess
+from streams.runtime.partitioning import partition_for
+from streams.runtime.topic_layout import ensure_topics
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.tools.offline_scoring import score_lines
+from streams.tools.topic_reader import read_all, wait_caught_up
 from tests.integration.conftest import EventProducer
 
 pytestmark = pytest.mark.integration

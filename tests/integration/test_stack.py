@@ -1,7 +1,7 @@
-"""The local stack (streams.stack) against real processes, on ports offset from the defaults.
+"""The local stack (streams.laptop.stack) against real processes, on ports offset from the defaults.
 
 Needs Java >= 17, plus Maven on the first run (the Kafka jars are cached per user, see
-streams.stack.kafka_lib_dir) and redis-server (installed with apt-get when running as root).
+streams.laptop.stack.kafka_lib_dir) and redis-server (installed with apt-get when running as root).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 import redis
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from streams.laptop.stack import stack_down, stack_status, stack_up
 from streams.settings import Settings
-from streams.stack import stack_down, stack_status, stack_up
 
 pytestmark = pytest.mark.integration
 

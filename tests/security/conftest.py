@@ -1,6 +1,6 @@
 """Fixtures for the security tests: a throw-away CA and server certificate (openssl CLI), a
 SASL_SSL (SCRAM-SHA-512) Kafka and a TLS-only Redis with an ACL user, both started from
-streams.stack on ports of their own, apart from the plain `relscore stack` the other
+streams.laptop.stack on ports of their own, apart from the plain `relscore stack` the other
 integration tests use.
 
 Every password is a sentinel (``S3NT1NEL-...``) so that a test can scan any output for it.
@@ -27,15 +27,15 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from streams.runtime.topic_layout import ensure_topics, kafka_client_config
 from streams.settings import Settings
-from streams.stack import (
+from tests.support.secure_servers import (
     TlsFiles,
     start_secure_kafka,
     start_tls_redis,
     stop_secure_kafka,
     stop_tls_redis,
 )
-from streams.topics import ensure_topics, kafka_client_config
 
 SENTINEL = "S3NT1NEL"
 KAFKA_USER = "relscore"

@@ -9,10 +9,10 @@ import faust
 import pytest
 from redis.asyncio.connection import SSLConnection
 
-from streams.app import broker_credentials
-from streams.projector import redis_client
+from streams.runtime.app import broker_credentials
+from streams.runtime.projector import redis_client
+from streams.runtime.topic_layout import aiokafka_client_config, kafka_client_config
 from streams.settings import Settings, SettingsError
-from streams.topics import aiokafka_client_config, kafka_client_config
 
 SECRET = "S3NT1NEL-xyz"
 

@@ -26,11 +26,10 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.process import WorkerProcess, settings_env
-from streams.reader import latest_by_customer, read_all, wait_for
-from streams.scenario import scripted_population
+from streams.laptop.scenario import scripted_population
+from streams.laptop.worker_process import WorkerProcess, settings_env
 from streams.settings import Settings
-from streams.stack import TlsFiles
+from streams.tools.topic_reader import latest_by_customer, read_all, wait_for
 from tests.security.conftest import (
     REDIS_PASSWORD,
     SENTINEL,
@@ -39,6 +38,7 @@ from tests.security.conftest import (
     make_ca,
     produce_events,
 )
+from tests.support.secure_servers import TlsFiles
 
 pytestmark = pytest.mark.integration
 

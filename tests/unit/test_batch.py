@@ -7,10 +7,10 @@ import orjson
 
 from scorers.config import DAY_MS, DEFAULT_CONFIG
 from scorers.schedule import DueSchedule
-from streams.bands import BandCounts
-from streams.batch import BatchScorer, InputProgress
-from streams.processor import Processor, Record
-from streams.scenario import EPOCH_MS, healthy_history
+from streams.laptop.scenario import EPOCH_MS, healthy_history
+from streams.runtime.band_gauge import BandCounts
+from streams.runtime.batch_scorer import BatchScorer, InputProgress
+from streams.runtime.processor import Processor, Record
 from streams.settings import Settings
 
 SETTINGS = Settings()

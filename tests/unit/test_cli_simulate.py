@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.cli import _start_ms, main
-from streams.simulator import SimSpec, simulate
+from streams.cli.laptop import simulation_start_ms
+from streams.cli.main import main
+from streams.laptop.simulator import SimSpec, simulate
 
 
 def test_event_time_past_now_is_refused_before_anything_is_sent(
@@ -32,5 +33,5 @@ def test_out_writes_the_pure_simulation_as_an_event_file(tmp_path: Path) -> None
     out = tmp_path / "sim.jsonl"
     assert main(["simulate", "--customers", "5", "--days", "20", "--seed", "4", "--start",
                  "2026-03-01", "--out", str(out)]) == 0
-    spec = SimSpec(customers=5, days=20, seed=4, start_ms=_start_ms("2026-03-01", False))
+    spec = SimSpec(customers=5, days=20, seed=4, start_ms=simulation_start_ms("2026-03-01", False))
     assert out.read_bytes().splitlines() == simulate(spec).lines()

@@ -16,8 +16,8 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from scorers.config import DEFAULT_CONFIG
-from streams.app import create_app
-from streams.consumer import RebalanceSafeConsumer
+from streams.runtime.app import create_app
+from streams.runtime.consumer import RebalanceSafeConsumer
 from streams.settings import Settings
 
 SETTINGS = Settings()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.demo import RunFacts, build_summary, path_text, score_path, summary_lines
+from streams.laptop.demo import RunFacts, build_summary, path_text, score_path, summary_lines
 
 FACTS = RunFacts(customers=3, days=60, start="2026-06-01", end="2026-07-30", sent=1200,
                  late=20, duplicates=10, malformed=3, produce_seconds=8.0, scored_seconds=10.0,

@@ -31,7 +31,7 @@ from scorers.events import (
     is_invisible,
 )
 from scorers.timefmt import format_ms, parse_rfc3339_ms
-from tests.unit.strategies import decode, payloads
+from tests.support.strategies import decode, payloads
 
 TS = 1_795_168_800_000  # 2026-11-20T10:00:00Z
 TS_TEXT = "2026-11-20T10:00:00Z"

@@ -2,7 +2,7 @@
 to the dead-letter topic with a reason code from REJECT_REASONS; nothing raises anything else.
 
 Targets: :func:`scorers.events.decode_event` (the pure validator) and
-:meth:`streams.processor.Processor.decode` (the worker's per-record decision: score here,
+:meth:`streams.runtime.processor.Processor.decode` (the worker's per-record decision: score here,
 re-key, or dead-letter). The acceptance rules checked on every accepted event:
 
 - ``event_id`` is a string of 1-128 characters; ``customer_id`` likewise, in Unicode NFC, with
@@ -50,7 +50,7 @@ from scorers.events import (
     is_invisible,
 )
 from scorers.timefmt import MAX_EVENT_MS, MIN_EVENT_MS
-from streams.processor import KIND_HEADER, Decoded, Emit, Processor, Record
+from streams.runtime.processor import KIND_HEADER, Decoded, Emit, Processor, Record
 from streams.settings import Settings
 
 SETTINGS = Settings()

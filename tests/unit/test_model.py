@@ -29,7 +29,7 @@ from scorers.model import (
 )
 from scorers.scorer import apply_event
 from scorers.state import CustomerState, decay_factor
-from tests.unit.strategies import DAY, T0, interaction, purchase, ticket
+from tests.support.strategies import DAY, T0, interaction, purchase, ticket
 
 URGENT, HIGH, NORMAL, LOW = 3, 2, 1, 0
 

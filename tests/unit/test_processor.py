@@ -8,11 +8,11 @@ import unicodedata
 import orjson
 
 from scorers.config import DEFAULT_CONFIG
-from streams.dlq import RAW_LIMIT_BYTES, dlq_message
-from streams.offline import score_lines
-from streams.processor import KIND_HEADER, Decoded, Emit, Processor, Record
-from streams.scenario import scripted_population
+from streams.laptop.scenario import scripted_population
+from streams.runtime.dlq import RAW_LIMIT_BYTES, dlq_message
+from streams.runtime.processor import KIND_HEADER, Decoded, Emit, Processor, Record
 from streams.settings import Settings
+from streams.tools.offline_scoring import score_lines
 
 SETTINGS = Settings()
 NOW = 1_790_000_000_000

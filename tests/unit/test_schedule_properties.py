@@ -65,8 +65,8 @@ from scorers.schedule import RESOLUTION_MS, DueSchedule
 from scorers.scorer import Outputs, apply_event, rescore
 from scorers.state import CustomerState
 from scorers.timefmt import parse_rfc3339_ms
-from streams.offline import score_lines
-from tests.unit.strategies import (
+from streams.tools.offline_scoring import score_lines
+from tests.support.strategies import (
     DAY,
     HOUR,
     SEGMENTS,
@@ -720,7 +720,8 @@ def test_drop_forgets_partitions() -> None:
 
 def worker(state: CustomerState, wake: Event, lateness: int, other_ts: Sequence[int],
            cfg: ScoringConfig) -> tuple[CustomerState, Outputs, Outputs, int]:
-    """What the worker (streams.batch.BatchScorer) does: every record moves the partition's
+    """What the worker (streams.runtime.batch_scorer.BatchScorer) does: every record moves the
+    partition's
     clock and re-scores whoever became due, until nobody is; the customer's own event moves it
     last and is then applied. Returns the state, the decay outputs, the event's outputs and
     the clock."""
@@ -812,7 +813,8 @@ def as_line(e: Event) -> bytes:
 
 
 def test_offline_scoring_fires_the_schedules_alerts_from_other_customers_clock() -> None:
-    """streams.offline moves one partition's clock with everybody's events: a silent customer
+    """streams.tools.offline_scoring moves one partition's clock with everybody's events: a silent
+    customer
     alerts with the ids that following its schedule alone gives, once, and never again."""
     quiet = healthy_then_silent()
     last = max(e.ts for e in quiet)

@@ -29,7 +29,7 @@ from scorers.model import Evaluation, band_of, evaluate
 from scorers.scorer import Outputs, apply_event, rescore
 from scorers.state import ID_DIGEST_CHARS, CustomerState, id_digest
 from scorers.timefmt import format_ms, parse_rfc3339_ms
-from tests.unit.strategies import (
+from tests.support.strategies import (
     DAY,
     HOUR,
     T0,

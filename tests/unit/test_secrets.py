@@ -23,8 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scorers.config import DEFAULT_CONFIG
+from streams.runtime.topic_layout import KafkaLoginError, check_kafka_login
 from streams.settings import Settings, SettingsError, _redact_url
-from streams.topics import KafkaLoginError, check_kafka_login
 
 SENTINEL = "S3NT1NEL"
 KAFKA_PASSWORD = f"{SENTINEL}-kafka-7d1"
@@ -221,7 +221,7 @@ def test_the_worker_refuses_to_start_and_logs_no_secret(
         refused_login: None, caplog: pytest.LogCaptureFixture) -> None:
     """`relscore worker` with a wrong password: exit code 2, one clear error line, and no
     secret in any log line or traceback (run_worker is what the CLI command calls)."""
-    from streams.worker import run_worker
+    from streams.runtime.worker import run_worker
 
     caplog.set_level(logging.DEBUG)
     assert run_worker(sasl_settings(), DEFAULT_CONFIG) == 2

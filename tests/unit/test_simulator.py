@@ -9,8 +9,7 @@ import pytest
 
 from scorers.config import DEFAULT_CONFIG
 from scorers.timefmt import parse_rfc3339_ms
-from streams.offline import OfflineResult, score_lines
-from streams.simulator import (
+from streams.laptop.simulator import (
     DUPLICATE,
     LATE,
     MALFORMED,
@@ -20,6 +19,7 @@ from streams.simulator import (
     persona_mix,
     simulate,
 )
+from streams.tools.offline_scoring import OfflineResult, score_lines
 
 SEEDS = (1, 2, 3, 4)
 

@@ -29,9 +29,9 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 from redis.exceptions import RedisError
 
-from streams import metrics
+from streams.runtime import metrics
+from streams.runtime.topic_layout import aiokafka_client_config
 from streams.settings import Settings
-from streams.topics import aiokafka_client_config
 
 log = logging.getLogger(__name__)
 

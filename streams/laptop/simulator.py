@@ -35,7 +35,7 @@ import orjson
 
 from scorers.config import DAY_MS, HOUR_MS
 from scorers.timefmt import format_ms, parse_rfc3339_ms
-from streams.scenario import EPOCH_MS
+from streams.laptop.scenario import EPOCH_MS
 from streams.settings import Settings
 
 PERSONAS = ("loyal", "slipping", "churning", "recovering")
@@ -521,8 +521,8 @@ def produce_simulation(
     """
     from kafka import KafkaProducer
 
-    from streams.producer import topic_names
-    from streams.topics import kafka_client_config
+    from streams.runtime.topic_layout import kafka_client_config
+    from streams.tools.event_file_sender import topic_names
 
     names = topic_names(settings)
     anchor = sim.spec.start_ms if anchor_ms is None else anchor_ms

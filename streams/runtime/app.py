@@ -1,6 +1,7 @@
 """The Faust application: topics, the customer-state table, the scoring agent, web views.
 
-Thin by design: bytes move between Kafka, the table and :class:`streams.processor.Processor`,
+Thin by design: bytes move between Kafka, the table and
+:class:`streams.runtime.processor.Processor`,
 which holds every decision. Delivery is at-least-once (Faust flushes produced records and table
 changelog writes before it commits offsets); the scorer's event-id memory makes redelivery
 harmless and alert ids are deterministic.
@@ -21,18 +22,18 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from scorers.config import ScoringConfig
 from scorers.schedule import DueSchedule
 from scorers.state import CustomerState
-from streams import metrics
-from streams.bands import BandCounts
-from streams.batch import BatchScorer, InputProgress
-from streams.consumer import install as install_rebalance_safe_consumer
-from streams.partitioning import partition_for
-from streams.processor import Emit, Processor, Record, normalise_headers
-from streams.projector import RedisProjector
-from streams.reader import committed_offsets
+from streams.runtime import metrics
+from streams.runtime.band_gauge import BandCounts
+from streams.runtime.batch_scorer import BatchScorer, InputProgress
+from streams.runtime.broker_watchdog import watch_broker
+from streams.runtime.consumer import install as install_rebalance_safe_consumer
+from streams.runtime.partitioning import partition_for
+from streams.runtime.processor import Emit, Processor, Record, normalise_headers
+from streams.runtime.projector import RedisProjector
+from streams.runtime.topic_layout import kafka_client_config
+from streams.runtime.views import register_views
 from streams.settings import Settings
-from streams.topics import kafka_client_config
-from streams.views import register_views
-from streams.watchdog import watch_broker
+from streams.tools.topic_reader import committed_offsets
 
 log = logging.getLogger(__name__)
 

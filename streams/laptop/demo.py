@@ -29,10 +29,7 @@ from redis.exceptions import RedisError
 
 from scorers.config import DAY_MS, ScoringConfig
 from scorers.timefmt import format_ms, parse_rfc3339_ms
-from streams.process import WorkerProcess
-from streams.reader import read_all, wait_caught_up
-from streams.settings import Settings
-from streams.simulator import (
+from streams.laptop.simulator import (
     DUPLICATE,
     LATE,
     MALFORMED,
@@ -43,8 +40,11 @@ from streams.simulator import (
     produce_simulation,
     simulate,
 )
-from streams.stack import StackError, stack_down, stack_status, stack_up
-from streams.topics import ensure_topics, kafka_client_config, required_topics
+from streams.laptop.stack import StackError, stack_down, stack_status, stack_up
+from streams.laptop.worker_process import WorkerProcess
+from streams.runtime.topic_layout import ensure_topics, kafka_client_config, required_topics
+from streams.settings import Settings
+from streams.tools.topic_reader import read_all, wait_caught_up
 
 BANDS = ("excellent", "good", "fair", "poor")
 DEFAULT_CUSTOMERS = 48

@@ -8,9 +8,9 @@ import orjson
 from kafka import KafkaProducer
 
 from scorers.events import InvalidEvent, Limits, parse_payload, validate_event
-from streams.offline import FILE_TOPICS
+from streams.runtime.topic_layout import kafka_client_config
 from streams.settings import Settings
-from streams.topics import kafka_client_config
+from streams.tools.offline_scoring import FILE_TOPICS
 
 
 def topic_names(settings: Settings) -> dict[str, str]:

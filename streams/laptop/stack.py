@@ -1,8 +1,9 @@
 """Local dev/test stack: a single-node Apache Kafka (KRaft) broker and a Redis server.
 
 Kafka runs from the official jars on Maven Central (resolved once with Maven from
-``deploy/kafka/pom.xml`` into a per-user cache), Redis is Debian's ``redis-server``. Both are
-started detached (own session) and everything they write lives under ``settings.run_path``::
+``streams/laptop/kafka/pom.xml``, shipped as package data, into a per-user cache), Redis is
+Debian's ``redis-server``. Both are started detached (own session) and everything they write lives
+under ``settings.run_path``::
 
     <run_dir>/kafka/{server.properties,log4j.properties,cluster.id,kafka.pid,kafka.out}
     <run_dir>/kafka/data/            KRaft metadata and topic logs (kept by stack_down)
@@ -44,7 +45,6 @@ __all__ = [
     "KAFKA_VERSION",
     "StackError",
     "StackStatus",
-    "TlsFiles",
     "kafka_lib_dir",
     "restart_kafka",
     "stack_down",
@@ -52,12 +52,8 @@ __all__ = [
     "stack_up",
     "start_kafka",
     "start_redis",
-    "start_secure_kafka",
-    "start_tls_redis",
     "stop_kafka",
     "stop_redis",
-    "stop_secure_kafka",
-    "stop_tls_redis",
 ]
 
 KAFKA_VERSION = "3.9.1"
@@ -104,12 +100,16 @@ class StackStatus:
 # ---------------------------------------------------------------- paths
 
 
-def _deploy_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "deploy_assets" / "kafka", here.parent / "deploy" / "kafka"):
-        if (candidate / "pom.xml").is_file():
-            return candidate
-    raise StackError(f"deploy/kafka (pom.xml, log4j.properties) not found next to {here}")
+def kafka_assets() -> Path:
+    """The launcher's files (``pom.xml``, ``log4j.properties``, the server template), shipped
+    as package data so that an installed wheel starts Kafka as a checkout does."""
+    assets = Path(__file__).resolve().parent / "kafka"
+    if not (assets / "pom.xml").is_file():
+        raise StackError(
+            f"{assets}/pom.xml is missing: this relscore installation is incomplete; "
+            "reinstall it (pip install --force-reinstall relscore)"
+        )
+    return assets
 
 
 def kafka_lib_dir() -> Path:
@@ -145,7 +145,7 @@ def _kafka_logs(settings: Settings) -> list[Path]:
 # ---------------------------------------------------------------- probes
 
 
-def _port_open(port: int, timeout: float = 0.5) -> bool:
+def port_open(port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout):
             return True
@@ -155,7 +155,7 @@ def _port_open(port: int, timeout: float = 0.5) -> bool:
 
 def _kafka_answers(port: int, timeout: float = 5.0) -> bool:
     """A metadata round-trip with kafka-python's admin client (after a cheap TCP check)."""
-    if not _port_open(port):
+    if not port_open(port):
         return False
     ms = int(timeout * 1000)
     # kafka-python 3.0.x starts its IO thread before bootstrapping and leaks it when
@@ -180,7 +180,7 @@ def _kafka_answers(port: int, timeout: float = 5.0) -> bool:
 
 
 def _redis_answers(port: int, timeout: float = 2.0) -> bool:
-    if not _port_open(port):
+    if not port_open(port):
         return False
     client = redis.Redis(
         host="127.0.0.1", port=port, socket_timeout=timeout, socket_connect_timeout=timeout
@@ -228,7 +228,7 @@ def _pid_alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
-def _read_pid(pidfile: Path, marker: str) -> int | None:
+def read_pid(pidfile: Path, marker: str) -> int | None:
     """The pid in ``pidfile`` if that process is alive and is ours; stale files are removed."""
     try:
         pid = int(pidfile.read_text().strip())
@@ -246,7 +246,7 @@ def _read_pid(pidfile: Path, marker: str) -> int | None:
     return pid
 
 
-def _spawn(cmd: list[str], out: Path, pidfile: Path, cwd: Path) -> int:
+def spawn(cmd: list[str], out: Path, pidfile: Path, cwd: Path) -> int:
     with out.open("ab") as sink:
         proc = subprocess.Popen(
             cmd,
@@ -277,16 +277,16 @@ def _terminate(pid: int, timeout: float, force: bool) -> None:
             time.sleep(0.05)
 
 
-def _stop(pidfile: Path, marker: str, timeout: float, force: bool) -> bool:
+def stop_pidfile(pidfile: Path, marker: str, timeout: float, force: bool) -> bool:
     """Stop the process recorded in ``pidfile`` (if it is still ``marker``); True if it ran."""
-    pid = _read_pid(pidfile, marker)
+    pid = read_pid(pidfile, marker)
     if pid is not None:
         _terminate(pid, timeout, force)
     pidfile.unlink(missing_ok=True)
     return pid is not None
 
 
-def _wait_or_kill(ready: Callable[[], bool], pid: int, pidfile: Path, timeout: float, what: str,
+def wait_or_kill(ready: Callable[[], bool], pid: int, pidfile: Path, timeout: float, what: str,
                   logs: list[Path], kill_timeout: float) -> None:
     """:func:`_wait_until`; a server that does not come up is killed and forgotten."""
     try:
@@ -314,7 +314,7 @@ def _wait_until(
 # ---------------------------------------------------------------- prerequisites
 
 
-def _java() -> str:
+def find_java() -> str:
     java_home = os.environ.get("JAVA_HOME")
     candidate = Path(java_home) / "bin" / "java" if java_home else None
     java = str(candidate) if candidate and candidate.is_file() else shutil.which("java")
@@ -337,7 +337,7 @@ def _java() -> str:
     return java
 
 
-def _redis_server(echo: Echo) -> str:
+def find_redis_server(echo: Echo) -> str:
     found = shutil.which("redis-server")
     if found:
         return found
@@ -389,10 +389,10 @@ def _lib_complete(lib: Path, pom: Path | None) -> bool:
     return f"kafka_2.13-{KAFKA_VERSION}.jar" in jars and all((lib / j).is_file() for j in jars)
 
 
-def _ensure_lib(echo: Echo) -> Path:
+def ensure_kafka_lib(echo: Echo) -> Path:
     """Resolve the Kafka classpath with Maven into the cache once; return the lib dir."""
     lib = kafka_lib_dir()
-    pom_path = _deploy_dir() / "pom.xml"
+    pom_path = kafka_assets() / "pom.xml"
     pom = pom_path if pom_path.is_file() else None
     if _lib_complete(lib, pom):
         return lib
@@ -408,18 +408,26 @@ def _ensure_lib(echo: Echo) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         echo(f"fetching Kafka {KAFKA_VERSION} jars from Maven Central into {lib} (once)")
         started = time.monotonic()
+        # Maven runs on a copy of the pom: the package's own folder may be read-only (an
+        # installed wheel), and Maven's target/ belongs in the cache, not in site-packages.
+        build = lib.parent / f"{lib.name}.build-{os.getpid()}"
+        build.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(pom, build / "pom.xml")
         cmd = [
             mvn,
             "-q",
             "-B",
             "-f",
-            str(pom),
+            str(build / "pom.xml"),
             "dependency:copy-dependencies",
             f"-DoutputDirectory={staging}",
         ]
-        done = subprocess.run(
-            cmd, cwd=pom.parent, capture_output=True, text=True, timeout=1800, check=False
-        )
+        try:
+            done = subprocess.run(
+                cmd, cwd=build, capture_output=True, text=True, timeout=1800, check=False
+            )
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
         jars = sorted(p.name for p in staging.glob("*.jar"))
         if done.returncode != 0 or f"kafka_2.13-{KAFKA_VERSION}.jar" not in jars:
             shutil.rmtree(staging, ignore_errors=True)
@@ -441,11 +449,11 @@ def _ensure_lib(echo: Echo) -> Path:
 # ---------------------------------------------------------------- Kafka
 
 
-def _escape(value: str) -> str:
+def escape_property(value: str) -> str:
     return value.replace("\\", "\\\\")
 
 
-def _new_cluster_id() -> str:
+def new_cluster_id() -> str:
     while True:
         cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not cid.startswith("-"):
@@ -455,7 +463,7 @@ def _new_cluster_id() -> str:
 def _write_kafka_config(settings: Settings) -> tuple[Path, Path]:
     kdir = _kafka_dir(settings)
     (kdir / "logs").mkdir(parents=True, exist_ok=True)
-    deploy = _deploy_dir()
+    deploy = kafka_assets()
     template = string.Template((deploy / "server.properties.template").read_text())
     props = kdir / "server.properties"
     props.write_text(
@@ -463,7 +471,7 @@ def _write_kafka_config(settings: Settings) -> tuple[Path, Path]:
             kafka_port=settings.kafka_port,
             controller_port=settings.kafka_controller_port,
             advertised_host=ADVERTISED_HOST,
-            data_dir=_escape(str(kdir / "data")),
+            data_dir=escape_property(str(kdir / "data")),
         )
     )
     log4j = kdir / "log4j.properties"
@@ -487,7 +495,7 @@ def _format_storage(java: str, lib: Path, settings: Settings, props: Path, log4j
         return
     id_file = kdir / "cluster.id"
     if not id_file.is_file():
-        id_file.write_text(_new_cluster_id() + "\n")
+        id_file.write_text(new_cluster_id() + "\n")
     cluster_id = id_file.read_text().strip()
     cmd = [
         *_java_base(java, lib, settings, log4j),
@@ -509,7 +517,7 @@ def _launch_kafka(settings: Settings, echo: Echo) -> tuple[int | None, bool]:
     """Start Kafka unless it answers or is starting. Returns (managed pid, needs waiting)."""
     port = settings.kafka_port
     pidfile = _kafka_pidfile(settings)
-    pid = _read_pid(pidfile, "kafka.Kafka")
+    pid = read_pid(pidfile, "kafka.Kafka")
     if _kafka_answers(port):
         if pid is None:
             echo(f"Kafka already answers on localhost:{port}; reusing it")
@@ -518,13 +526,13 @@ def _launch_kafka(settings: Settings, echo: Echo) -> tuple[int | None, bool]:
         echo(f"Kafka (pid {pid}) is running but not answering yet; waiting for it")
         return pid, True
     for busy in (port, settings.kafka_controller_port):
-        if _port_open(busy):
+        if port_open(busy):
             raise StackError(
                 f"port {busy} is in use by something that is not a working Kafka broker; "
                 "stop it or choose other RELSCORE_KAFKA_PORT/RELSCORE_KAFKA_CONTROLLER_PORT"
             )
-    java = _java()
-    lib = _ensure_lib(echo)
+    java = find_java()
+    lib = ensure_kafka_lib(echo)
     props, log4j = _write_kafka_config(settings)
     _format_storage(java, lib, settings, props, log4j)
     cmd = [
@@ -535,7 +543,7 @@ def _launch_kafka(settings: Settings, echo: Echo) -> tuple[int | None, bool]:
         str(props),
     ]
     kdir = _kafka_dir(settings)
-    pid = _spawn(cmd, kdir / "kafka.out", pidfile, kdir)
+    pid = spawn(cmd, kdir / "kafka.out", pidfile, kdir)
     echo(f"started Kafka {KAFKA_VERSION} (pid {pid}) on localhost:{port}")
     return pid, True
 
@@ -560,7 +568,7 @@ def start_kafka(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 
 
 def stop_kafka(settings: Settings, *, timeout: float = 30.0, force: bool = False) -> bool:
     """Stop the Kafka this module started (SIGKILL at once with ``force``); True if it ran."""
-    return _stop(_kafka_pidfile(settings), "kafka.Kafka", timeout, force)
+    return stop_pidfile(_kafka_pidfile(settings), "kafka.Kafka", timeout, force)
 
 
 def restart_kafka(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 90.0) -> None:
@@ -590,7 +598,7 @@ def _launch_redis(settings: Settings, server: str, echo: Echo) -> int:
         "--appendonly",
         "no",
     ]
-    pid = _spawn(cmd, rdir / "redis.out", _redis_pidfile(settings), rdir)
+    pid = spawn(cmd, rdir / "redis.out", _redis_pidfile(settings), rdir)
     echo(f"started redis-server (pid {pid}) on localhost:{settings.redis_port}")
     return pid
 
@@ -598,18 +606,18 @@ def _launch_redis(settings: Settings, server: str, echo: Echo) -> int:
 def start_redis(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 30.0) -> int | None:
     """Start redis-server (or reuse one that answers) and wait for PING; return the managed pid."""
     port = settings.redis_port
-    pid = _read_pid(_redis_pidfile(settings), "redis-server")
+    pid = read_pid(_redis_pidfile(settings), "redis-server")
     if _redis_answers(port):
         if pid is None:
             echo(f"Redis already answers on localhost:{port}; reusing it")
         return pid
     if pid is None:
-        if _port_open(port):
+        if port_open(port):
             raise StackError(
                 f"port {port} is in use by something that does not answer Redis PING; "
                 "stop it or choose another RELSCORE_REDIS_PORT"
             )
-        pid = _launch_redis(settings, _redis_server(echo), echo)
+        pid = _launch_redis(settings, find_redis_server(echo), echo)
     _wait_until(
         lambda: _redis_answers(port),
         pid,
@@ -622,7 +630,7 @@ def start_redis(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 
 
 def stop_redis(settings: Settings, *, timeout: float = 15.0, force: bool = False) -> bool:
     """Stop the redis-server this module started; True if it was running."""
-    return _stop(_redis_pidfile(settings), "redis-server", timeout, force)
+    return stop_pidfile(_redis_pidfile(settings), "redis-server", timeout, force)
 
 
 # ---------------------------------------------------------------- stack
@@ -632,12 +640,12 @@ def stack_up(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 90.
     """Bring Kafka and Redis up (idempotent: whatever already answers is reused)."""
     settings.run_path.mkdir(parents=True, exist_ok=True)
     # Check (or install) what is missing before starting anything.
-    if not _port_open(settings.kafka_port):
-        _java()
+    if not port_open(settings.kafka_port):
+        find_java()
         if shutil.which("mvn") is None and not _lib_complete(kafka_lib_dir(), None):
             raise StackError(f"mvn not found (needed once to fetch Kafka): {APT_JAVA_MAVEN}")
-    if not _port_open(settings.redis_port):
-        _redis_server(echo)
+    if not port_open(settings.redis_port):
+        find_redis_server(echo)
     kafka_pid, wait = _launch_kafka(settings, echo)
     start_redis(settings, echo=echo, timeout=timeout)
     if wait:
@@ -675,276 +683,6 @@ def stack_status(settings: Settings) -> StackStatus:
         kafka_bootstrap=f"localhost:{settings.kafka_port}",
         redis_url=f"redis://localhost:{settings.redis_port}/0",
         run_dir=settings.run_path,
-        kafka_pid=_read_pid(_kafka_pidfile(settings), "kafka.Kafka"),
-        redis_pid=_read_pid(_redis_pidfile(settings), "redis-server"),
+        kafka_pid=read_pid(_kafka_pidfile(settings), "kafka.Kafka"),
+        redis_pid=read_pid(_redis_pidfile(settings), "redis-server"),
     )
-
-
-# ---------------------------------------------------------------- secured services (tests)
-#
-# A SASL_SSL Kafka and a TLS Redis with an ACL user, for the security tests and for trying
-# relscore's security settings locally. They live in their own run dir and ports, apart from
-# `relscore stack`; certificates are supplied by the caller (the tests generate a throw-away CA).
-
-SCRAM_MECHANISM = "SCRAM-SHA-512"
-# Characters a secret may hold here: kafka-storage's --add-scram syntax ([name=..,password=..])
-# and the JAAS line have no escaping worth trusting, so anything else is refused up front.
-_SAFE_SECRET = re.compile(r"^[A-Za-z0-9._~+/@%^-]{1,128}$")
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """PEM files of a TLS server: the CA clients trust, the server certificate and its key.
-
-    ``key`` must be an unencrypted PKCS#8 key (``-----BEGIN PRIVATE KEY-----``), which is what
-    Kafka's PEM keystore (``ssl.keystore.type=PEM``) reads without a key password.
-    """
-
-    ca_cert: Path
-    cert: Path
-    key: Path
-
-
-def _check_secret(kind: str, name: str, secret: str) -> None:
-    if not _SAFE_NAME.match(name):
-        raise StackError(f"{kind} user name {name!r} must match {_SAFE_NAME.pattern}")
-    if not _SAFE_SECRET.match(secret):
-        # The secret itself is never part of the message.
-        raise StackError(f"the {kind} password of {name!r} must match {_SAFE_SECRET.pattern}")
-
-
-def _secure_kafka_dir(run_dir: Path) -> Path:
-    return Path(run_dir).resolve() / "kafka"
-
-
-def _sasl_admin_answers(port: int, cafile: Path, username: str, password: str,
-                        timeout: float = 5.0) -> bool:
-    """A SASL_SSL metadata round-trip as ``username`` (after a cheap TCP check)."""
-    if not _port_open(port):
-        return False
-    ms = int(timeout * 1000)
-    admin = KafkaAdminClient.__new__(KafkaAdminClient)  # see _kafka_answers
-    try:
-        admin.__init__(
-            bootstrap_servers=f"127.0.0.1:{port}",
-            client_id="relscore-stack-probe",
-            bootstrap_timeout_ms=ms,
-            request_timeout_ms=ms,
-            security_protocol="SASL_SSL",
-            sasl_mechanism=SCRAM_MECHANISM,
-            sasl_plain_username=username,
-            sasl_plain_password=password,
-            ssl_cafile=str(cafile),
-        )
-        return bool(admin.describe_cluster().get("brokers"))
-    except (KafkaError, OSError):
-        return False
-    finally:
-        if hasattr(admin, "_net"):
-            admin._closed = False
-            with contextlib.suppress(KafkaError, OSError):
-                admin.close()
-
-
-def _secure_kafka_properties(kdir: Path, port: int, controller_port: int, tls: TlsFiles,
-                             broker_user: str, broker_password: str) -> str:
-    keystore = kdir / "keystore.pem"
-    # Kafka's PEM keystore: the private key and the certificate chain in one file.
-    keystore.write_text(Path(tls.key).read_text() + Path(tls.cert).read_text())
-    keystore.chmod(0o600)
-    jaas = (
-        "org.apache.kafka.common.security.scram.ScramLoginModule required "
-        f'username="{broker_user}" password="{broker_password}";'
-    )
-    lines = [
-        "# Single-node KRaft broker with a SASL_SSL (SCRAM-SHA-512) client listener.",
-        "# Written by streams/stack.py start_secure_kafka; for tests only.",
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-        f"listeners=SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        f"advertised.listeners=SASL_SSL://127.0.0.1:{port}",
-        "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
-        # Inter-broker traffic uses the SASL_SSL listener as the broker's own SCRAM user.
-        "inter.broker.listener.name=SASL_SSL",
-        f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}",
-        f"sasl.enabled.mechanisms={SCRAM_MECHANISM}",
-        f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={_escape(jaas)}",
-        f"super.users=User:{broker_user}",
-        "ssl.keystore.type=PEM",
-        f"ssl.keystore.location={_escape(str(keystore))}",
-        "ssl.truststore.type=PEM",
-        f"ssl.truststore.location={_escape(str(Path(tls.ca_cert).resolve()))}",
-        "ssl.client.auth=none",
-        f"log.dirs={_escape(str(kdir / 'data'))}",
-        "offsets.topic.replication.factor=1",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "default.replication.factor=1",
-        "min.insync.replicas=1",
-        "auto.create.topics.enable=false",
-        "num.partitions=4",
-        "group.initial.rebalance.delay.ms=0",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def start_secure_kafka(
-    run_dir: Path,
-    port: int,
-    controller_port: int,
-    tls: TlsFiles,
-    scram_users: dict[str, str],
-    *,
-    broker_user: str = "broker",
-    broker_password: str | None = None,
-    echo: Echo = _LOG.info,
-    timeout: float = 120.0,
-) -> int:
-    """Start a single-node KRaft Kafka whose only client listener is ``SASL_SSL`` on
-    ``127.0.0.1:port`` (SCRAM-SHA-512, server certificate ``tls``), and wait until the
-    broker user can fetch metadata over it; returns the pid (stop with
-    :func:`stop_secure_kafka`).
-
-    The controller listener (``controller_port``) is PLAINTEXT on 127.0.0.1. SCRAM credentials
-    of ``scram_users`` (name -> password) and of the broker's own super user are written into
-    the metadata log when the storage is formatted (``kafka-storage format --add-scram``), so
-    they exist from the first start. No authorizer is configured: any authenticated user may
-    use any topic; an unauthenticated or wrongly authenticated client gets nothing.
-    """
-    kdir = _secure_kafka_dir(run_dir)
-    pidfile = kdir / "kafka.pid"
-    if _read_pid(pidfile, "kafka.Kafka") is not None:
-        raise StackError(f"a secure Kafka of {kdir} is already running; stop it first")
-    for busy in (port, controller_port):
-        if _port_open(busy):
-            raise StackError(f"port {busy} is already in use; choose other ports")
-    broker_password = broker_password or uuid.uuid4().hex
-    _check_secret("Kafka", broker_user, broker_password)
-    for name, secret in scram_users.items():
-        _check_secret("Kafka", name, secret)
-    java = _java()
-    lib = _ensure_lib(echo)
-    (kdir / "logs").mkdir(parents=True, exist_ok=True)
-    props = kdir / "server.properties"
-    props.write_text(_secure_kafka_properties(
-        kdir, port, controller_port, tls, broker_user, broker_password))
-    props.chmod(0o600)
-    log4j = kdir / "log4j.properties"
-    shutil.copyfile(_deploy_dir() / "log4j.properties", log4j)
-    base = [
-        java,
-        f"-Dkafka.logs.dir={kdir / 'logs'}",
-        f"-Dlog4j.configuration={log4j.as_uri()}",
-        "-cp",
-        f"{lib}/*",
-    ]
-    if not (kdir / "data" / "meta.properties").is_file():
-        scram = [
-            arg
-            for name, secret in {**scram_users, broker_user: broker_password}.items()
-            for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={secret}]")
-        ]
-        cmd = [*base, "-Xmx256m", "kafka.tools.StorageTool", "format",
-               "-t", _new_cluster_id(), "-c", str(props), *scram]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-        if done.returncode != 0:
-            output = done.stdout + done.stderr
-            for secret in (*scram_users.values(), broker_password):
-                output = output.replace(secret, "***")
-            raise StackError(f"kafka-storage format (with --add-scram) failed:\n{output}")
-    cmd = [*base, *KAFKA_HEAP, *KAFKA_JVM_FLAGS, "kafka.Kafka", str(props)]
-    pid = _spawn(cmd, kdir / "kafka.out", pidfile, kdir)
-    echo(f"started SASL_SSL Kafka {KAFKA_VERSION} (pid {pid}) on 127.0.0.1:{port}")
-    _wait_or_kill(
-        lambda: _sasl_admin_answers(port, Path(tls.ca_cert), broker_user, broker_password),
-        pid, pidfile, timeout, f"SASL_SSL Kafka on 127.0.0.1:{port}",
-        [kdir / "kafka.out", kdir / "logs" / "server.log"], kill_timeout=10,
-    )
-    return pid
-
-
-def stop_secure_kafka(run_dir: Path, *, timeout: float = 30.0, force: bool = False) -> bool:
-    """Stop the Kafka :func:`start_secure_kafka` started in ``run_dir``; True if it ran."""
-    return _stop(_secure_kafka_dir(run_dir) / "kafka.pid", "kafka.Kafka", timeout, force)
-
-
-def _tls_redis_answers(port: int, cafile: Path, username: str, password: str,
-                       timeout: float = 2.0) -> bool:
-    if not _port_open(port):
-        return False
-    client = redis.Redis(
-        host="127.0.0.1", port=port, username=username, password=password, ssl=True,
-        ssl_ca_certs=str(cafile), socket_timeout=timeout, socket_connect_timeout=timeout,
-    )
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
-
-
-def start_tls_redis(
-    run_dir: Path,
-    port: int,
-    tls: TlsFiles,
-    users: dict[str, str],
-    *,
-    key_pattern: str = "relscore:*",
-    echo: Echo = _LOG.info,
-    timeout: float = 30.0,
-) -> int:
-    """Start redis-server with TLS only (``--port 0 --tls-port port`` on 127.0.0.1, no client
-    certificates) and ACL users from an ACL file: the ``default`` user is off, each of
-    ``users`` (name -> password) may run every command on keys matching ``key_pattern``.
-    Waits for an authenticated PING over TLS; returns the pid (stop with
-    :func:`stop_tls_redis`)."""
-    rdir = Path(run_dir).resolve() / "redis"
-    rdir.mkdir(parents=True, exist_ok=True)
-    pidfile = rdir / "redis.pid"
-    if _read_pid(pidfile, "redis-server") is not None:
-        raise StackError(f"a TLS Redis of {rdir} is already running; stop it first")
-    if _port_open(port):
-        raise StackError(f"port {port} is already in use; choose another port")
-    if not users:
-        raise StackError("start_tls_redis needs at least one ACL user")
-    for name, secret in users.items():
-        _check_secret("Redis", name, secret)
-    # An ACL file rather than --user arguments keeps the passwords off the command line.
-    aclfile = rdir / "users.acl"
-    aclfile.write_text("user default off\n" + "".join(
-        f"user {name} on >{secret} ~{key_pattern} +@all\n" for name, secret in users.items()
-    ))
-    aclfile.chmod(0o600)
-    cmd = [
-        _redis_server(echo),
-        "--port", "0",
-        "--tls-port", str(port),
-        "--bind", "127.0.0.1",
-        "--tls-cert-file", str(Path(tls.cert).resolve()),
-        "--tls-key-file", str(Path(tls.key).resolve()),
-        "--tls-ca-cert-file", str(Path(tls.ca_cert).resolve()),
-        "--tls-auth-clients", "no",
-        "--aclfile", str(aclfile),
-        "--dir", str(rdir),
-        "--daemonize", "no",
-        "--save", "",
-        "--appendonly", "no",
-    ]
-    pid = _spawn(cmd, rdir / "redis.out", pidfile, rdir)
-    echo(f"started TLS redis-server (pid {pid}) on 127.0.0.1:{port}")
-    name, secret = next(iter(users.items()))
-    _wait_or_kill(
-        lambda: _tls_redis_answers(port, Path(tls.ca_cert), name, secret),
-        pid, pidfile, timeout, f"TLS Redis on 127.0.0.1:{port}", [rdir / "redis.out"],
-        kill_timeout=5,
-    )
-    return pid
-
-
-def stop_tls_redis(run_dir: Path, *, timeout: float = 15.0, force: bool = False) -> bool:
-    """Stop the redis-server :func:`start_tls_redis` started in ``run_dir``; True if it ran."""
-    return _stop(Path(run_dir).resolve() / "redis" / "redis.pid", "redis-server", timeout, force)

@@ -1,6 +1,7 @@
 """One input record in, table update and output records out: the scoring step without Faust.
 
-The Faust agent in :mod:`streams.app` only moves bytes between Kafka, the table and this class,
+The Faust agent in :mod:`streams.runtime.app` only moves bytes between Kafka, the table and this
+class,
 so the whole per-record decision (reject, re-key, duplicate, score, alert) is testable offline
 and is the same code the offline scorer's counterpart uses.
 """
@@ -29,8 +30,8 @@ from scorers.model import band_of
 from scorers.scorer import Outputs, apply_event, rescore
 from scorers.state import CustomerState
 from scorers.timefmt import format_ms
-from streams import metrics
-from streams.dlq import dlq_message
+from streams.runtime import metrics
+from streams.runtime.dlq import dlq_message
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
+from streams.runtime.topic_layout import kafka_client_config
 from streams.settings import Settings
-from streams.topics import kafka_client_config
 
 Message = dict[str, Any]
 

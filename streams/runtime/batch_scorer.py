@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scorers.schedule import DueSchedule
-from streams import metrics
-from streams.bands import BandCounts
-from streams.processor import Decoded, Emit, Processor, Record, Step
+from streams.runtime import metrics
+from streams.runtime.band_gauge import BandCounts
+from streams.runtime.processor import Decoded, Emit, Processor, Record, Step
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ numbered sequence of events over the three input topics (``event_id`` = ``{custo
 the sequence number also in an extra ``seq`` field, which the validator ignores), with a few
 events sent twice on purpose (a producer retry: the same ``event_id`` must be counted once).
 Its expected outcome (:meth:`Workload.expected`) is computed independently, by the offline
-scorer (:func:`streams.offline.score_lines`) over the same events in the same order.
+scorer (:func:`streams.tools.offline_scoring.score_lines`) over the same events in the same order.
 
 The stream's outcome equals the offline scorer's only where the order in which the worker
 reads the records cannot matter. A Faust agent reading several topics interleaves their
@@ -48,12 +48,12 @@ from kafka.errors import KafkaError
 
 from scorers.config import DAY_MS, HOUR_MS, ScoringConfig
 from scorers.events import Limits
-from streams.offline import OfflineResult, score_lines
-from streams.partitioning import partition_for
-from streams.producer import topic_names
-from streams.reader import Message, latest_by_customer, read_all, wait_caught_up
+from streams.runtime.partitioning import partition_for
+from streams.runtime.topic_layout import kafka_client_config
 from streams.settings import Settings
-from streams.topics import kafka_client_config
+from streams.tools.event_file_sender import topic_names
+from streams.tools.offline_scoring import OfflineResult, score_lines
+from streams.tools.topic_reader import Message, latest_by_customer, read_all, wait_caught_up
 
 __all__ = [
     "BASE_MS",
@@ -377,7 +377,8 @@ def feed(workload: Workload, settings: Settings, *,
 
 
 def caught_up(settings: Settings, timeout: float = 180.0) -> None:
-    """:func:`streams.reader.wait_caught_up`, riding out a broker that is (re)starting: the
+    """:func:`streams.tools.topic_reader.wait_caught_up`, riding out a broker that is (re)starting:
+    the
     group coordinator answers NotCoordinator or CoordinatorLoadInProgress for a while."""
     deadline = time.monotonic() + timeout
     while True:

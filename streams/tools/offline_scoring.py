@@ -30,7 +30,7 @@ from scorers.schedule import DueSchedule
 from scorers.scorer import Outputs, apply_event, rescore
 from scorers.state import CustomerState
 from scorers.timefmt import parse_rfc3339_ms
-from streams.partitioning import partition_for
+from streams.runtime.partitioning import partition_for
 
 FILE_TOPICS = {"purchases": PURCHASE, "support-tickets": TICKET, "interactions": INTERACTION}
 

@@ -20,8 +20,8 @@ from typing import Any
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from streams.runtime.broker_watchdog import bootstrap_addresses
 from streams.settings import Settings
-from streams.watchdog import bootstrap_addresses
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import logging
 import faust
 
 from scorers.config import ScoringConfig
-from streams.app import create_app
+from streams.runtime.app import create_app
+from streams.runtime.topic_layout import TopicLayoutError, ensure_topics
 from streams.settings import Settings
-from streams.topics import TopicLayoutError, ensure_topics
 
 log = logging.getLogger(__name__)
 

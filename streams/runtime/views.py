@@ -22,8 +22,8 @@ from scorers.events import InvalidEvent, normalise_customer_id
 from scorers.model import evaluate
 from scorers.scorer import score_message
 from scorers.state import CustomerState
-from streams.page import register_page
-from streams.projector import customer_key, redis_client
+from streams.runtime.page import register_page
+from streams.runtime.projector import customer_key, redis_client
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from scorers.model import BANDS, band_of
-from streams import metrics
+from streams.runtime import metrics
 
 BAND_NAMES = (*(name for _, name in BANDS), "poor")
 

@@ -1,8 +1,8 @@
 """The live page at ``/`` and the recent-alerts feed behind it.
 
-``GET /`` serves ``streams/static/index.html``: plain HTML and JavaScript (no build step) that
-polls ``GET /at-risk`` and ``GET /alerts/recent`` every few seconds and shows the customers at
-risk (score, band, trend, drivers) and the latest alerts.
+``GET /`` serves ``streams/runtime/static/index.html``: plain HTML and JavaScript (no build
+step) that polls ``GET /at-risk`` and ``GET /alerts/recent`` every few seconds and shows the
+customers at risk (score, band, trend, drivers) and the latest alerts.
 
 ``GET /alerts/recent?limit=N`` answers from memory: every worker follows the whole alert topic
 with its own consumer (no consumer group, so each worker sees every partition), starting a
@@ -23,8 +23,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 
+from streams.runtime.topic_layout import aiokafka_client_config
 from streams.settings import Settings
-from streams.topics import aiokafka_client_config
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ RETRY_S = 2.0
 
 def index_html() -> str:
     """The page (a package data file)."""
-    return resources.files("streams").joinpath("static/index.html").read_text(encoding="utf-8")
+    page = resources.files("streams.runtime").joinpath("static/index.html")
+    return page.read_text(encoding="utf-8")
 
 
 class RecentAlerts:

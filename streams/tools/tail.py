@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer
 
+from streams.runtime.topic_layout import kafka_client_config
 from streams.settings import Settings
-from streams.topics import kafka_client_config
 
 
 def format_message(what: str, message: dict[str, Any]) -> str:

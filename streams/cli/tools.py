@@ -1,0 +1,151 @@
+"""The operator tools: ``relscore score``, ``produce``, ``tail`` and ``customer``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from scorers.timefmt import format_ms
+from streams.cli.context import (
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    CliError,
+    load_scoring_config,
+    load_settings,
+)
+from streams.tools.customer_lookup import customer_lines, service_url
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from scorers.events import Limits
+    from streams.tools.offline_scoring import read_lines, score_lines, write_outputs
+
+    settings = load_settings()
+    cfg = load_scoring_config(settings)
+    path = Path(args.file)
+    now_ms = time.time_ns() // 1_000_000
+    started = time.perf_counter()
+    try:
+        result = score_lines(
+            read_lines(path), cfg, reference_ms=now_ms,
+            limits=Limits(settings.max_payload_bytes, settings.max_future_skew_ms),
+            partitions=settings.partitions, allowed_lateness_ms=settings.allowed_lateness_ms,
+        )
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    elapsed = time.perf_counter() - started
+    out = Path(args.out)
+    try:
+        write_outputs(result, out, format_ms(now_ms))
+    except OSError as exc:
+        raise CliError(f"cannot write to {out}: {exc.strerror or exc}") from exc
+    bands: dict[str, int] = {}
+    for message in result.scores.values():
+        bands[message["band"]] = bands.get(message["band"], 0) + 1
+    rate = result.events / elapsed if elapsed > 0 else 0.0
+    print(
+        f"scored {result.events} events of {len(result.scores)} customers "
+        f"({result.duplicates} duplicates skipped, {len(result.rejects)} lines rejected) "
+        f"in {elapsed:.2f} s ({rate:,.0f} events/s)"
+    )
+    print("bands: " + ", ".join(
+        f"{band} {bands.get(band, 0)}" for band in ("excellent", "good", "fair", "poor")))
+    print(f"alerts: {len(result.alerts)}; outputs in {out}/scores.jsonl, alerts.jsonl, dlq.jsonl")
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from streams.tools.event_file_sender import produce_file
+
+    settings = load_settings()
+    try:
+        sent, rejected = produce_file(settings, Path(args.file), topic=args.topic,
+                                      validate=not args.no_validate)
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    print(f"sent {sent} events; rejected {len(rejected)} lines before sending")
+    for number, error in rejected[:20]:
+        print(f"  line {number}: {error}")
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from streams.tools.tail import tail
+
+    settings = load_settings()
+    tail(settings, args.what, customer=args.customer, follow=not args.no_follow,
+         from_beginning=args.from_beginning, limit=args.max)
+    return 0
+
+def cmd_customer(args: argparse.Namespace) -> int:
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    settings = load_settings()
+    base = service_url(settings)
+    url = f"{base}/customers/{urllib.parse.quote(args.customer_id, safe='')}"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read()).get("detail", "")
+        except ValueError:
+            detail = ""
+        if exc.code == 404:
+            raise CliError(f"customer {args.customer_id!r} is unknown to the service at {base}"
+                           f" ({detail or 'no events seen'})", 1) from exc
+        code = EXIT_UNAVAILABLE if exc.code >= 500 else EXIT_USAGE
+        raise CliError(f"{url} answered {exc.code}: {detail or exc.reason}", code) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise CliError(
+            f"cannot reach the relscore service at {base} ({reason}); is a worker running "
+            "(relscore worker)? RELSCORE_WEB_HOST and RELSCORE_WEB_PORT say where it listens",
+            EXIT_UNAVAILABLE,
+        ) from exc
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise CliError(f"{url} did not answer JSON", EXIT_UNAVAILABLE) from exc
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    else:
+        for line in customer_lines(body):
+            print(line)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    score = sub.add_parser("score", help="score a JSONL event file offline with the same model")
+    score.add_argument("file", help="events, one JSON object a line, each with a 'topic' field")
+    score.add_argument("--out", required=True, help="directory for scores/alerts/dlq .jsonl")
+    score.set_defaults(func=cmd_score)
+
+    produce = sub.add_parser("produce", help="send a JSONL event file to the input topics")
+    produce.add_argument("file")
+    produce.add_argument("--topic", help="send every line to this topic (else each line's 'topic')")
+    produce.add_argument("--no-validate", action="store_true",
+                         help="send lines as they are (to exercise the dead-letter topic)")
+    produce.set_defaults(func=cmd_produce)
+
+    tail_cmd = sub.add_parser("tail", help="print score or alert messages as they arrive")
+    tail_cmd.add_argument("what", choices=("scores", "alerts", "dlq"))
+    tail_cmd.add_argument("--customer", help="only this customer id")
+    tail_cmd.add_argument("--from-beginning", action="store_true")
+    tail_cmd.add_argument("--no-follow", action="store_true", help="stop at the end of the topic")
+    tail_cmd.add_argument("--max", type=int, default=None, help="stop after N messages")
+    tail_cmd.set_defaults(func=cmd_tail)
+
+    customer = sub.add_parser(
+        "customer", help="ask the running service for one customer's score and why",
+        description="GET /customers/{id} from the worker at RELSCORE_WEB_HOST (127.0.0.1 when "
+        "unset or 0.0.0.0) and RELSCORE_WEB_PORT.",
+    )
+    customer.add_argument("customer_id")
+    customer.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    customer.add_argument("--timeout", type=float, default=10.0, help="seconds (10)")
+    customer.set_defaults(func=cmd_customer)
