@@ -81,14 +81,14 @@ def app_settings(base: Settings, inputs_prefix: str, app_id: str, work_dir: Path
         "redis_prefix": f"{app_id}:",
     }
     fields.update(overrides)
-    return dataclasses.replace(base, **fields)
+    return base.override(**fields)
 
 
 def topic_name(settings: Settings, file_topic: str) -> str:
     return {
-        "purchases": settings.topic_purchases,
-        "support-tickets": settings.topic_tickets,
-        "interactions": settings.topic_interactions,
+        "purchases": settings.topics.purchases,
+        "support-tickets": settings.topics.tickets,
+        "interactions": settings.topics.interactions,
     }[file_topic]
 
 
@@ -114,7 +114,7 @@ def simulated_messages(customers: int, events: int, seed: int = 1) -> tuple[list
     Returns the messages and a one-line description.
     """
     try:
-        from streams import simulator
+        from streams.laptop import simulator
     except ImportError:  # pragma: no cover - the simulator is optional for the benchmarks
         simulator = None  # type: ignore[assignment]
     if simulator is None:
@@ -225,14 +225,14 @@ def create_topics(settings: Settings, names: Sequence[str], partitions: int,
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    from streams.runtime.topic_layout import kafka_client_config
+    from streams.kafka_clients import kafka_client_config
 
-    admin = KafkaAdminClient(request_timeout_ms=30000, **kafka_client_config(settings))
+    admin = KafkaAdminClient(request_timeout_ms=30000, **kafka_client_config(settings.kafka))
     try:
         with contextlib.suppress(TopicAlreadyExistsError):
             admin.create_topics([
                 NewTopic(name=name, num_partitions=partitions,
-                         replication_factor=settings.replication_factor,
+                         replication_factor=settings.topics.replication_factor,
                          topic_configs=(configs or {}).get(name, {}))
                 for name in names
             ])
@@ -244,9 +244,9 @@ def cleanup_topics(settings: Settings, prefix: str) -> int:
     """Delete every topic whose name starts with ``prefix`` (the run's own topics)."""
     from kafka.admin import KafkaAdminClient
 
-    from streams.runtime.topic_layout import kafka_client_config
+    from streams.kafka_clients import kafka_client_config
 
-    admin = KafkaAdminClient(request_timeout_ms=30000, **kafka_client_config(settings))
+    admin = KafkaAdminClient(request_timeout_ms=30000, **kafka_client_config(settings.kafka))
     try:
         names = [t for t in admin.list_topics() if t.startswith(prefix)]
         if names:
@@ -260,10 +260,10 @@ def cleanup_topics(settings: Settings, prefix: str) -> int:
 def end_offsets_total(settings: Settings, topics: Sequence[str]) -> int:
     from kafka import KafkaConsumer, TopicPartition
 
-    from streams.runtime.topic_layout import kafka_client_config
+    from streams.kafka_clients import kafka_client_config
 
     consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
-                             **kafka_client_config(settings))
+                             **kafka_client_config(settings.kafka))
     try:
         tps = [TopicPartition(t, p) for t in topics
                for p in sorted(consumer.partitions_for_topic(t) or set())]
@@ -278,10 +278,10 @@ async def produce(settings: Settings, items: Iterable[tuple[str, bytes | None, b
     batched); returns (count, seconds)."""
     from aiokafka import AIOKafkaProducer
 
-    from streams.runtime.topic_layout import aiokafka_client_config
+    from streams.kafka_clients import aiokafka_client_config
 
     producer = AIOKafkaProducer(acks=acks, linger_ms=20, max_batch_size=512 * 1024,
-                                **aiokafka_client_config(settings))
+                                **aiokafka_client_config(settings.kafka))
     await producer.start()
     started = time.perf_counter()
     count = 0
@@ -301,7 +301,7 @@ async def produce(settings: Settings, items: Iterable[tuple[str, bytes | None, b
 
 def preload(settings: Settings, messages: Sequence[Msg]) -> tuple[int, float]:
     """Create the three input topics of ``settings`` and fill them, keyed as given."""
-    create_topics(settings, list(settings.input_topics), settings.partitions)
+    create_topics(settings, list(settings.topics.inputs), settings.topics.partitions)
     items = ((topic_name(settings, m.topic), m.key, m.value) for m in messages)
     return asyncio.run(produce(settings, items))
 
@@ -390,7 +390,7 @@ class AgentLoop:
         from streams.runtime.processor import Processor
 
         self.settings = settings
-        self.processor = Processor(settings, load_config(settings.config_path))
+        self.processor = Processor(settings, load_config(settings.worker.config_path))
         real_rescore = self.processor.rescore
 
         def counting_rescore(*args: Any, **kwargs: Any) -> Any:
@@ -398,12 +398,12 @@ class AgentLoop:
             return real_rescore(*args, **kwargs)
 
         self.processor.rescore = counting_rescore  # type: ignore[method-assign]
-        self.schedule = DueSchedule(settings.allowed_lateness_ms)
+        self.schedule = DueSchedule(settings.worker.allowed_lateness_ms)
         self.bands = BandCounts()
-        topics = (*settings.input_topics, settings.topic_rekey)
+        topics = (*settings.topics.inputs, settings.topics.rekey)
         self.progress = InputProgress(topics)
         self.highwaters: dict[tuple[str, int], int | None] = {
-            (topic, partition): 0 for topic in topics for partition in range(settings.partitions)
+            (topic, partition): 0 for topic in topics for partition in range(settings.topics.partitions)
         }
         for record in records:
             tp = (record.topic, record.partition)
@@ -431,8 +431,8 @@ def records_for(settings: Settings, messages: Sequence[Msg], now_ms: int) -> lis
     out = []
     for index, m in enumerate(messages):
         topic = topic_name(settings, m.topic)
-        partition = (partition_for(m.key, settings.partitions) if m.key is not None
-                     else index % settings.partitions)
+        partition = (partition_for(m.key, settings.topics.partitions) if m.key is not None
+                     else index % settings.topics.partitions)
         offset = offsets.get((topic, partition), 0)
         offsets[(topic, partition)] = offset + 1
         out.append(Record(topic=topic, partition=partition, offset=offset, key=m.key,
@@ -544,7 +544,7 @@ def scrape_counters(settings: Settings) -> dict[str, float]:
     (``events:<outcome>`` summed over topics, ``score_updates:<reason>``); {} if unreachable."""
     import urllib.request
 
-    url = f"http://127.0.0.1:{settings.web_port}/metrics"
+    url = f"http://127.0.0.1:{settings.web.port}/metrics"
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
             text = response.read().decode()

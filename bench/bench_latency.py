@@ -55,10 +55,10 @@ from _stackbench import (
     wait_log,
 )
 
+from streams.kafka_clients import aiokafka_client_config
 from streams.laptop.worker_process import WorkerProcess
-from streams.tools.topic_reader import group_lag
 from streams.settings import Settings
-from streams.runtime.topic_layout import aiokafka_client_config
+from streams.runtime.group_offsets import group_lag
 
 
 async def relay(settings: Settings) -> None:
@@ -67,8 +67,8 @@ async def relay(settings: Settings) -> None:
     worker does. Runs as a child process until killed."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-    config = aiokafka_client_config(settings)
-    consumer = AIOKafkaConsumer(*settings.input_topics, group_id=settings.app_id,
+    config = aiokafka_client_config(settings.kafka)
+    consumer = AIOKafkaConsumer(*settings.topics.inputs, group_id=settings.worker.app_id,
                                 auto_offset_reset="earliest", enable_auto_commit=True,
                                 auto_commit_interval_ms=1000, **config)
     producer = AIOKafkaProducer(acks="all", **config)
@@ -85,7 +85,7 @@ async def relay(settings: Settings) -> None:
                 cid = event["customer_id"]
                 seen[cid] = seen.get(cid, 0) + 1
                 value = orjson.dumps({"customer_id": cid, "events_seen": seen[cid]})
-                pending.append(await producer.send(settings.topic_scores, value,
+                pending.append(await producer.send(settings.topics.scores, value,
                                                    key=record.key))
         if pending:
             await asyncio.gather(*pending)
@@ -99,8 +99,7 @@ class RelayProcess(WorkerProcess):
         import os
         import subprocess
 
-        fields = {name: getattr(self.settings, name)
-                  for name in self.settings.__dataclass_fields__}
+        fields = self.settings.to_env()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -145,11 +144,11 @@ async def consume_scores(settings: Settings, topic: str, tracker: Tracker,
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest", **aiokafka_client_config(settings))
+                                auto_offset_reset="earliest", **aiokafka_client_config(settings.kafka))
     await consumer.start()
     try:
-        # This script created the topic with settings.partitions partitions.
-        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        # This script created the topic with settings.topics.partitions partitions.
+        tps = [TopicPartition(topic, p) for p in range(settings.topics.partitions)]
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
         for tp in tps:
@@ -177,7 +176,7 @@ async def produce_paced(settings: Settings, tracker: Tracker, rate: float, durat
     counts: dict[str, int] = {}
     last_ts: dict[str, int] = {}
     reused_early = 0
-    producer = AIOKafkaProducer(acks=1, **aiokafka_client_config(settings))
+    producer = AIOKafkaProducer(acks=1, **aiokafka_client_config(settings.kafka))
     await producer.start()
     futures: list[tuple[tuple[str, int], asyncio.Future[Any]]] = []
 
@@ -237,14 +236,14 @@ async def run_rate(settings: Settings, rate: float, args: argparse.Namespace,
                    work: Path) -> dict[str, Any]:
     # LogAppendTime on the inputs too: the producer's acks then say when each event became
     # readable, which splits the latency into the producer's and the worker's share.
-    create_topics(settings, list(settings.input_topics), settings.partitions,
+    create_topics(settings, list(settings.topics.inputs), settings.topics.partitions,
                   {name: {"message.timestamp.type": "LogAppendTime"}
-                   for name in settings.input_topics})
-    create_topics(settings, [settings.topic_scores], settings.partitions,
-                  {settings.topic_scores: {"cleanup.policy": "compact",
+                   for name in settings.topics.inputs})
+    create_topics(settings, [settings.topics.scores], settings.topics.partitions,
+                  {settings.topics.scores: {"cleanup.policy": "compact",
                                            "message.timestamp.type": "LogAppendTime"}})
     kind = RelayProcess if args.bare else WorkerProcess
-    worker = kind(settings, work / f"{settings.app_id}.log").start()
+    worker = kind(settings, work / f"{settings.worker.app_id}.log").start()
     assert worker.process is not None
     pid = worker.process.pid
     tracker = Tracker()
@@ -253,7 +252,7 @@ async def run_rate(settings: Settings, rate: float, args: argparse.Namespace,
     try:
         await asyncio.to_thread(wait_log, worker, b"Worker ready", 180)
         consumer = asyncio.create_task(
-            consume_scores(settings, settings.topic_scores, tracker, consumer_ready, stop))
+            consume_scores(settings, settings.topics.scores, tracker, consumer_ready, stop))
         waiter = asyncio.create_task(consumer_ready.wait())
         await asyncio.wait({waiter, consumer}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
         if consumer.done():
@@ -271,7 +270,7 @@ async def run_rate(settings: Settings, rate: float, args: argparse.Namespace,
         rss = rss_kib(pid)
         stop.set()
         await consumer
-        lag = await asyncio.to_thread(group_lag, settings, list(settings.input_topics))
+        lag = await asyncio.to_thread(group_lag, settings, list(settings.topics.inputs))
     finally:
         stop.set()
         worker.stop(timeout=30)
@@ -334,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     base = base_settings()
     run = new_run_id("lat")
     work = Path(tempfile.mkdtemp(prefix=f"relscore-{run}-"))
-    print(f"run {run}; broker {base.kafka_bootstrap}; {base.partitions} partitions; "
+    print(f"run {run}; broker {base.kafka.bootstrap}; {base.topics.partitions} partitions; "
           f"work dir {work}")
     results = []
     try:
@@ -383,5 +382,5 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--relay-child":
         import json
 
-        asyncio.run(relay(Settings(**json.loads(sys.argv[2]))))
+        asyncio.run(relay(Settings.from_env(json.loads(sys.argv[2]))))
     sys.exit(main())

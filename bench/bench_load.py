@@ -70,9 +70,9 @@ from _stackbench import (
     wait_log,
 )
 
-from streams.laptop.worker_process import WorkerProcess, settings_env
+from streams.kafka_clients import aiokafka_client_config, kafka_client_config
+from streams.laptop.worker_process import WorkerProcess
 from streams.settings import Settings
-from streams.runtime.topic_layout import aiokafka_client_config, kafka_client_config
 
 PLATEAU_SHARE = 0.02  # |lag slope| in the second half below 2% of the rate: plateau
 FLAT_SHARE = 0.05  # RSS growth net of new customers below 5% of the warm-up RSS: flat
@@ -92,9 +92,9 @@ class Probe:
         from kafka.admin import KafkaAdminClient
 
         self.settings = settings
-        self.admin = KafkaAdminClient(**kafka_client_config(settings))
+        self.admin = KafkaAdminClient(**kafka_client_config(settings.kafka))
         self.consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
-                                      **kafka_client_config(settings))
+                                      **kafka_client_config(settings.kafka))
         self.partitions: dict[str, list[Any]] = {}
 
     def close(self) -> None:
@@ -123,10 +123,10 @@ class Probe:
     def offsets(self) -> dict[str, int]:
         """``inputs_end``, ``committed`` (worker group, inputs), ``scores_end`` and
         ``projected`` (Redis projector group, score topic)."""
-        inputs = [tp for topic in self.settings.input_topics for tp in self._tps(topic)]
-        scores = self._tps(self.settings.topic_scores)
-        committed = self._committed(self.settings.app_id, inputs)
-        projected = self._committed(f"{self.settings.app_id}-redis-projector", scores)
+        inputs = [tp for topic in self.settings.topics.inputs for tp in self._tps(topic)]
+        scores = self._tps(self.settings.topics.scores)
+        committed = self._committed(self.settings.worker.app_id, inputs)
+        projected = self._committed(f"{self.settings.worker.app_id}-redis-projector", scores)
         ends = self.consumer.end_offsets([*inputs, *scores])
         return {
             "inputs_end": sum(ends[tp] for tp in inputs),
@@ -300,7 +300,7 @@ async def produce_open_loop(settings: Settings, rate: float, duration: float,
 
     rng = random.Random(seed)
     order = round_robin(ids, seed)
-    producer = AIOKafkaProducer(acks=1, linger_ms=5, **aiokafka_client_config(settings))
+    producer = AIOKafkaProducer(acks=1, linger_ms=5, **aiokafka_client_config(settings.kafka))
     await producer.start()
     result = PaceResult()
     pending: list[asyncio.Future[Any]] = []
@@ -506,16 +506,16 @@ def print_table(rows: Sequence[tuple[RateResult, dict[str, Any]]]) -> None:
 
 def start_worker(settings: Settings, work: Path) -> WorkerProcess:
     """Create the inputs, start a worker and wait until it says "Worker ready"."""
-    create_topics(settings, list(settings.input_topics), settings.partitions)
-    worker = WorkerProcess(settings, work / f"{settings.app_id}.log").start()
+    create_topics(settings, list(settings.topics.inputs), settings.topics.partitions)
+    worker = WorkerProcess(settings, work / f"{settings.worker.app_id}.log").start()
     wait_log(worker, b"Worker ready", 180)
     return worker
 
 
 def start_projector(settings: Settings, work: Path) -> subprocess.Popen[bytes]:
     """``relscore project`` for ``settings`` (its metrics on a free port)."""
-    env = {**os.environ, **settings_env(settings)}
-    with (work / f"{settings.app_id}-projector.log").open("ab") as log:
+    env = {**os.environ, **settings.to_env()}
+    with (work / f"{settings.worker.app_id}-projector.log").open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "project", "--metrics-port", str(free_port())],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -533,7 +533,7 @@ def run_preload(settings: Settings, probe: Probe, pid: int, ids: Sequence[str],
     caught_up = time.monotonic() - started
     time.sleep(2)  # let the last batch's table writes and metrics settle
     rss_after = rss_kib(pid)
-    table = scrape_metrics(settings.web_port).get("relscore_customers", float("nan"))
+    table = scrape_metrics(settings.web.port).get("relscore_customers", float("nan"))
     return {"customers": count, "produce_s": produce_s, "caught_up_s": caught_up,
             "rate": count / caught_up, "rss_idle_kib": rss_idle, "rss_after_kib": rss_after,
             "rss_per_customer_kib": (rss_after - rss_idle) / max(1, count), "table": table}
@@ -544,7 +544,7 @@ def run_window(settings: Settings, probe: Probe, pid: int, rate: float, ids: Seq
     """The measured window at ``rate``, sampled; then the drain."""
     result = RateResult(rate=rate, customers=len(ids), warmup=args.warmup)
     counter = Counter()
-    sampler = Sampler(probe, pid, settings.web_port, counter, args.sample)
+    sampler = Sampler(probe, pid, settings.web.port, counter, args.sample)
     sampler.start()
     try:
         result.pace = asyncio.run(produce_open_loop(settings, rate, args.duration, ids, counts,
@@ -589,7 +589,7 @@ def run_rate(base: Settings, run: str, n: int, rate: float, args: argparse.Names
     assert worker.process is not None
     # RELSCORE_PROJECTOR=off (as compose and k8s deploy it): Redis is kept by `relscore
     # project` in a process of its own, on the same machine, so it is part of the load.
-    projector = start_projector(settings, work) if settings.projector == "off" else None
+    projector = start_projector(settings, work) if settings.worker.projector == "off" else None
     probe = Probe(settings)
     try:
         preload = (run_preload(settings, probe, worker.process.pid, preload_ids, args)
@@ -649,7 +649,7 @@ def cleanup_redis(base: Settings, prefix: str) -> int:
     """Delete the run's Redis keys (the projector's read model)."""
     import redis
 
-    client = redis.Redis.from_url(base.redis_url, socket_timeout=10)
+    client = redis.Redis.from_url(base.redis.url, socket_timeout=10)
     deleted = 0
     try:
         batch: list[bytes] = []
@@ -671,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
     base = base_settings()
     run = new_run_id("load")
     work = Path(tempfile.mkdtemp(prefix=f"relscore-{run}-"))
-    print(f"run {run}; broker {base.kafka_bootstrap}; {base.partitions} partitions; "
+    print(f"run {run}; broker {base.kafka.bootstrap}; {base.topics.partitions} partitions; "
           f"work dir {work}; {machine_load()}")
     rows: list[tuple[RateResult, dict[str, Any]]] = []
     try:

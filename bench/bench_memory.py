@@ -66,11 +66,12 @@ from _stackbench import (
     wait_log,
 )
 
-from streams.runtime.partitioning import partition_for
+from streams.kafka_clients import kafka_client_config
 from streams.laptop.worker_process import WorkerProcess
-from streams.tools.topic_reader import group_lag
+from streams.runtime.partitioning import partition_for
+from streams.runtime.topic_layout import changelog_topic
 from streams.settings import Settings
-from streams.runtime.topic_layout import changelog_topic, kafka_client_config
+from streams.runtime.group_offsets import group_lag
 
 RECOVERY_MARKS = (b"Restoring state from changelog topics", b"Done reading from changelog topics",
                   b"Recovery complete", b"schedule rebuilt", b"Worker ready")
@@ -139,7 +140,7 @@ def read_changelog(settings: Settings) -> list[tuple[bytes, bytes]]:
 
     topic = changelog_topic(settings)
     consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
-                             **kafka_client_config(settings))
+                             **kafka_client_config(settings.kafka))
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(tps)
@@ -171,11 +172,11 @@ def clone_rows(rows: list[tuple[bytes, bytes]], count: int,
 async def produce_changelog(settings: Settings, records: Any) -> tuple[int, float]:
     from aiokafka import AIOKafkaProducer
 
-    from streams.runtime.topic_layout import aiokafka_client_config
+    from streams.kafka_clients import aiokafka_client_config
 
     topic = changelog_topic(settings)
     producer = AIOKafkaProducer(acks=1, linger_ms=20, max_batch_size=512 * 1024,
-                                **aiokafka_client_config(settings))
+                                **aiokafka_client_config(settings.kafka))
     await producer.start()
     started = time.perf_counter()
     count = 0
@@ -208,10 +209,10 @@ def run_variants(base: Settings, run: str, work: Path, rows: list[tuple[bytes, b
     """Recover one cloned changelog with each variant's environment, alternating."""
     variants = parse_variants(args.variants)
     scaled = app_settings(base, f"bench-{run}-in3", f"bench-{run}-var", work)
-    create_topics(scaled, [changelog_topic(scaled)], scaled.partitions,
+    create_topics(scaled, [changelog_topic(scaled)], scaled.topics.partitions,
                   {changelog_topic(scaled): {"cleanup.policy": "compact"}})
     count, seconds = asyncio.run(produce_changelog(
-        scaled, clone_rows(rows, args.variant_rows, scaled.partitions)))
+        scaled, clone_rows(rows, args.variant_rows, scaled.topics.partitions)))
     print(f"\nvariants: wrote {count} cloned state rows in {seconds:.0f} s; "
           f"{args.rounds} rounds of {[name for name, _ in variants]}; {machine_load()}")
     results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in variants}
@@ -223,7 +224,7 @@ def run_variants(base: Settings, run: str, work: Path, rows: list[tuple[bytes, b
         env = dict(env)
         label = env.pop("DATADIR", None)
         data_dir = work / (f"var-dir-{label}" if label else f"var-run-{runs}")
-        settings = dataclasses.replace(scaled, data_dir=str(data_dir))
+        settings = scaled.override(data_dir=str(data_dir))
         load = machine_load()
         try:
             rec = start_and_recover(settings, work / f"worker-var-{runs}-{name}.log",
@@ -298,9 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     run = new_run_id("mem")
     work = Path(tempfile.mkdtemp(prefix=f"relscore-{run}-"))
     settings = app_settings(base, f"bench-{run}-in", f"bench-{run}-app", work)
-    print(f"run {run}; broker {base.kafka_bootstrap}; {base.partitions} partitions; "
+    print(f"run {run}; broker {base.kafka.bootstrap}; {base.topics.partitions} partitions; "
           f"work dir {work}; {machine_load()}")
-    create_topics(settings, list(settings.input_topics), settings.partitions)
+    create_topics(settings, list(settings.topics.inputs), settings.topics.partitions)
     log1 = work / "worker-1.log"
     figures: dict[str, Any] = {}
     try:
@@ -321,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             lag = count
             deadline = produced_at + args.budget
             while time.time() < deadline:
-                lag = group_lag(settings, list(settings.input_topics))
+                lag = group_lag(settings, list(settings.topics.inputs))
                 if lag == 0:
                     break
                 time.sleep(2.0)
@@ -346,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         # ---------------------------------------------------------------- phase 2
         if not args.skip_phase2:
             fresh = app_settings(base, f"bench-{run}-in", f"bench-{run}-app", work / "fresh",
-                                 web_port=settings.web_port)
+                                 web_port=settings.web.port)
             rec = start_and_recover(fresh, work / "worker-2.log", args.recovery_timeout)
             try:
                 per = (rec["rss_kib"] - idle) * 1024 / max(1, len(rows))
@@ -377,10 +378,10 @@ def main(argv: list[str] | None = None) -> int:
             # Empty inputs of its own: the worker only recovers, it has nothing to score.
             scaled = app_settings(base, f"bench-{run}-in3", f"bench-{run}-big{n}", work)
             # The worker's own topic check creates the rest; the changelog is filled first.
-            create_topics(scaled, [changelog_topic(scaled)], scaled.partitions,
+            create_topics(scaled, [changelog_topic(scaled)], scaled.topics.partitions,
                           {changelog_topic(scaled): {"cleanup.policy": "compact"}})
             count, seconds = asyncio.run(produce_changelog(
-                scaled, clone_rows(rows, size, scaled.partitions)))
+                scaled, clone_rows(rows, size, scaled.topics.partitions)))
             total = end_offsets_total(scaled, [changelog_topic(scaled)])
             print(f"\nphase 3: wrote {count} cloned state rows to a fresh changelog in "
                   f"{seconds:.0f} s ({total} records in it); {machine_load()}")

@@ -56,10 +56,11 @@ from _stackbench import (
     write_jsonl,
 )
 
+from streams.kafka_clients import aiokafka_client_config
 from streams.laptop.worker_process import WorkerProcess
-from streams.tools.topic_reader import group_lag
+from streams.runtime.topic_layout import changelog_topic
 from streams.settings import Settings
-from streams.runtime.topic_layout import aiokafka_client_config, changelog_topic
+from streams.runtime.group_offsets import group_lag
 
 # ------------------------------------------------------------------ (a) bare pass-through
 
@@ -68,8 +69,8 @@ async def _bare(settings: Settings, sink: str, total: int, group: str,
                 timeout: float) -> dict[str, Any]:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-    config = aiokafka_client_config(settings)
-    consumer = AIOKafkaConsumer(*settings.input_topics, group_id=group,
+    config = aiokafka_client_config(settings.kafka)
+    consumer = AIOKafkaConsumer(*settings.topics.inputs, group_id=group,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 **config)
     producer = AIOKafkaProducer(acks="all", **config)
@@ -109,7 +110,7 @@ async def _bare(settings: Settings, sink: str, total: int, group: str,
 def bare_passthrough(settings: Settings, run: str, total: int, n: int,
                      timeout: float) -> dict[str, Any]:
     sink = f"bench-{run}-bare-sink-{n}"
-    create_topics(settings, [sink], settings.partitions)
+    create_topics(settings, [sink], settings.topics.partitions)
     return asyncio.run(_bare(settings, sink, total, f"bench-{run}-bare-{n}", timeout))
 
 
@@ -120,10 +121,10 @@ def _last_timestamp_ms(settings: Settings, topic: str) -> int | None:
     """The largest record timestamp among the last records of ``topic``'s partitions."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from streams.runtime.topic_layout import kafka_client_config
+    from streams.kafka_clients import kafka_client_config
 
     consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
-                             **kafka_client_config(settings))
+                             **kafka_client_config(settings.kafka))
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(tps)
@@ -146,7 +147,7 @@ def _last_timestamp_ms(settings: Settings, topic: str) -> int | None:
 
 def relscore_worker(settings: Settings, work: Path, total: int, budget: float,
                     poll: float, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
-    log_path = work / f"{settings.app_id}.log"
+    log_path = work / f"{settings.worker.app_id}.log"
     worker = WorkerProcess(settings, log_path, extra_env).start()
     assert worker.process is not None
     pid = worker.process.pid
@@ -154,7 +155,7 @@ def relscore_worker(settings: Settings, work: Path, total: int, budget: float,
         seen, stamped = wait_log(worker, b"Worker ready", timeout=180)
         ready = stamped or seen
         cpu0 = cpu_seconds(pid)
-        inputs = list(settings.input_topics)
+        inputs = list(settings.topics.inputs)
         lag = total
         samples: list[tuple[float, int]] = []
         deadline = ready + budget
@@ -184,9 +185,9 @@ def relscore_worker(settings: Settings, work: Path, total: int, budget: float,
                 result["rate_last_write"] = processed / precise if precise > 0 else None
         outputs = {
             name: end_offsets_total(settings, [topic])
-            for name, topic in (("scores", settings.topic_scores),
-                                ("alerts", settings.topic_alerts),
-                                ("dlq", settings.topic_dlq),
+            for name, topic in (("scores", settings.topics.scores),
+                                ("alerts", settings.topics.alerts),
+                                ("dlq", settings.topics.dlq),
                                 ("changelog", changelog_topic(settings)))
         }
         result["outputs"] = outputs
@@ -207,12 +208,12 @@ def _pin_one_cpu() -> int:
 def offline_child(mode: str, path: Path, budget: float, settings_json: str) -> dict[str, Any]:
     """Runs in a child process: (c) ``model`` or (d) ``agent`` over the JSONL file."""
     cpu = _pin_one_cpu()
-    settings = Settings(**json.loads(settings_json))
+    settings = Settings.from_env(json.loads(settings_json))
     if mode == "model":
         import streams.tools.offline_scoring as offline
         from scorers.config import load_config
 
-        cfg = load_config(settings.config_path)
+        cfg = load_config(settings.worker.config_path)
         rescores = 0
         real_rescore = offline.rescore
 
@@ -237,8 +238,8 @@ def offline_child(mode: str, path: Path, budget: float, settings_json: str) -> d
         deadline = started + budget
         cpu0 = time.process_time()
         result = offline.score_lines(lines(), cfg, reference_ms=None,
-                                     partitions=settings.partitions,
-                                     allowed_lateness_ms=settings.allowed_lateness_ms)
+                                     partitions=settings.topics.partitions,
+                                     allowed_lateness_ms=settings.worker.allowed_lateness_ms)
         elapsed = time.perf_counter() - started
         cpu_s = time.process_time() - cpu0
         total_lines = sum(1 for _ in path.open("rb"))
@@ -268,7 +269,7 @@ def offline_child(mode: str, path: Path, budget: float, settings_json: str) -> d
 
 
 def run_offline(mode: str, path: Path, budget: float, settings: Settings) -> dict[str, Any]:
-    fields = {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+    fields = settings.to_env()
     out = subprocess.run(
         [sys.executable, __file__, "--offline-child", mode, str(path), str(budget),
          json.dumps(fields)],
@@ -311,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix=f"relscore-{run}-"))
     inputs = f"bench-{run}-in"
     settings = app_settings(base, inputs, f"bench-{run}-app", work)
-    print(f"run {run}; broker {base.kafka_bootstrap}; {base.partitions} partitions; "
+    print(f"run {run}; broker {base.kafka.bootstrap}; {base.topics.partitions} partitions; "
           f"work dir {work}")
     print(f"machine: {machine_load()}")
 
@@ -324,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         pickle.dump(messages, handle, protocol=pickle.HIGHEST_PROTOCOL)
     count, seconds = preload(settings, messages)
     print(f"pre-loaded {count} messages in {seconds:.1f} s ({count / seconds:,.0f}/s)")
-    total = end_offsets_total(settings, list(settings.input_topics))
+    total = end_offsets_total(settings, list(settings.topics.inputs))
     del messages
     figures: dict[str, Any] = {"run": run, "events": total, "customers": args.customers,
                                "load_before": machine_load()}

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run {run}; data: {described}")
     print(f"machine: {machine_load()}")
     count, seconds = preload(first, messages)
-    total = end_offsets_total(first, list(first.input_topics))
+    total = end_offsets_total(first, list(first.topics.inputs))
     print(f"pre-loaded {count} messages in {seconds:.1f} s")
     rates: dict[str, list[float]] = {name: [] for name, _ in variants}
     cpu_ms: dict[str, list[float]] = {name: [] for name, _ in variants}

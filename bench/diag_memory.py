@@ -41,8 +41,8 @@ from _stackbench import (
     wait_log,
 )
 
-from streams.laptop.worker_process import WorkerProcess, settings_env
-from streams.tools.topic_reader import group_lag
+from streams.laptop.worker_process import WorkerProcess
+from streams.runtime.group_offsets import group_lag
 
 TRACE_ENV = "RELSCORE_BENCH_TRACE_OUT"
 
@@ -93,7 +93,7 @@ class TracedWorker(WorkerProcess):
         self.trace_out = trace_out
 
     def start(self) -> TracedWorker:
-        env = {**os.environ, **settings_env(self.settings), TRACE_ENV: str(self.trace_out)}
+        env = {**os.environ, **self.settings.to_env(), TRACE_ENV: str(self.trace_out)}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, __file__, "--worker"], stdout=log, stderr=subprocess.STDOUT,
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     run = new_run_id("mdiag")
     work = Path(tempfile.mkdtemp(prefix=f"relscore-{run}-"))
     settings = app_settings(base, f"bench-{run}-in", f"bench-{run}-app", work)
-    create_topics(settings, list(settings.input_topics), settings.partitions)
+    create_topics(settings, list(settings.topics.inputs), settings.topics.partitions)
     print(f"run {run}; work dir {work}; {machine_load()}")
     worker = TracedWorker(settings, work / "worker.log", work / "trace.txt").start()
     try:
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.time() + args.budget
         lag = count
         while time.time() < deadline and (lag := group_lag(settings,
-                                                           list(settings.input_topics))):
+                                                           list(settings.topics.inputs))):
             time.sleep(2)
         print(f"after scoring {count - lag} one-event customers (lag {lag}):\n"
               + worker.snapshot())

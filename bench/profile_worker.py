@@ -47,8 +47,8 @@ from _stackbench import (
 )
 
 from streams.laptop.worker_process import WorkerProcess
-from streams.tools.topic_reader import group_lag
 from streams.settings import Settings
+from streams.runtime.group_offsets import group_lag
 
 
 def live(settings: Settings, work: Path, messages: list, duration: float) -> None:  # type: ignore[type-arg]
@@ -60,7 +60,7 @@ def live(settings: Settings, work: Path, messages: list, duration: float) -> Non
     try:
         wait_log(worker, b"Worker ready", 180)
         time.sleep(3)  # past the first fetches
-        inputs = list(settings.input_topics)
+        inputs = list(settings.topics.inputs)
         lag0 = group_lag(settings, inputs)
         cpu0 = cpu_seconds(pid)
         started = time.time()

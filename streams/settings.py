@@ -1,14 +1,26 @@
-"""Runtime settings, read from ``RELSCORE_*`` environment variables.
+"""Settings of a relscore process, read from ``RELSCORE_*`` environment variables.
 
-Every setting has a documented default that works with ``relscore stack up``. Secrets
-(SASL password, Redis URL credentials) are kept out of ``repr`` so they never reach a log.
+They are grouped by concern: how to reach Kafka (:class:`KafkaConnection`) and Redis
+(:class:`RedisConnection`), the topic names (:class:`Topics`), how the worker runs
+(:class:`WorkerSettings`) and where it serves HTTP (:class:`WebSettings`). The local stack's
+ports are not here: they belong to the laptop kit (:mod:`streams.laptop.stack_settings`).
+
+Every field is one variable, named in its metadata; its default works with
+``relscore stack up``. Secrets (the SASL password, credentials in the Redis URL) are kept out of
+``repr`` so they never reach a log.
+
+>>> settings = Settings.from_env({"RELSCORE_WEB_PORT": "7000", "RELSCORE_TOPIC_SCORES": "s"})
+>>> settings.web.port, settings.topics.scores, settings.kafka.bootstrap
+(7000, 's', 'localhost:19092')
+>>> settings.override(partitions=8).topics.partitions
+8
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -21,10 +33,57 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable and the fix."""
 
 
-def _redact_url(url: str) -> str:
+def env_field(variable: str, default: Any, *, secret: bool = False) -> Any:
+    """A settings field read from ``RELSCORE_<variable>``; a secret stays out of ``repr``."""
+    return field(default=default, repr=not secret, metadata={"env": ENV_PREFIX + variable})
+
+
+def env_values(group: type[Any], source: Mapping[str, str]) -> dict[str, Any]:
+    """The fields of the dataclass ``group`` that ``source`` sets, converted to their types.
+
+    >>> env_values(WebSettings, {"RELSCORE_WEB_PORT": "8080", "RELSCORE_WEB_HOST": ""})
+    {'port': 8080}
+    """
+    values: dict[str, Any] = {}
+    for f in fields(group):
+        name = f.metadata["env"]
+        raw = source.get(name)
+        if raw is None or raw == "":
+            continue
+        if f.type == "float":
+            try:
+                values[f.name] = float(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r} is not a number") from None
+        elif f.type == "int":
+            try:
+                values[f.name] = int(raw)
+            except ValueError:
+                raise SettingsError(
+                    f"{name}={raw!r} is not an integer; set it to a whole number "
+                    f"or unset it to use the default ({f.default!r})"
+                ) from None
+        else:
+            values[f.name] = raw
+    return values
+
+
+def env_pairs(group: object) -> Iterator[tuple[str, str]]:
+    """``(RELSCORE_* name, value)`` of every field of ``group`` that is set."""
+    for f in fields(group):  # type: ignore[arg-type]
+        value = getattr(group, f.name)
+        if value is not None:
+            yield f.metadata["env"], str(value)
+
+
+def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (in the userinfo or a ``password=``
     query parameter). Works on the raw text, so unencoded reserved characters in a password,
-    a bad port or an IPv6 host neither leak nor raise."""
+    a bad port or an IPv6 host neither leak nor raise.
+
+    >>> redact_url("rediss://relscore:hunter2@redis:6380/0")
+    'rediss://relscore:***@redis:6380/0'
+    """
     scheme, sep, rest = url.partition("://")
     if not sep:
         return "***" if "@" in url else url
@@ -49,77 +108,198 @@ def _redact_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """All runtime settings of a relscore process (see README "Settings")."""
+class KafkaConnection:
+    """How every client (kafka-python, aiokafka, Faust) reaches Kafka: ``RELSCORE_KAFKA_*``."""
 
-    kafka_bootstrap: str = "localhost:19092"
-    kafka_security_protocol: str = "PLAINTEXT"
-    kafka_sasl_mechanism: str | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: str | None = field(default=None, repr=False)
-    kafka_ssl_cafile: str | None = None
-    redis_url: str = field(default="redis://localhost:16379/0", repr=False)
+    bootstrap: str = env_field("KAFKA_BOOTSTRAP", "localhost:19092")
+    security_protocol: str = env_field("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    sasl_mechanism: str | None = env_field("KAFKA_SASL_MECHANISM", None)
+    sasl_username: str | None = env_field("KAFKA_SASL_USERNAME", None)
+    sasl_password: str | None = env_field("KAFKA_SASL_PASSWORD", None, secret=True)
+    ssl_cafile: str | None = env_field("KAFKA_SSL_CAFILE", None)
+
+
+@dataclass(frozen=True)
+class RedisConnection:
+    """The Redis read model: where it is and the prefix of its keys."""
+
+    url: str = env_field("REDIS_URL", "redis://localhost:16379/0", secret=True)
     # CA certificate (PEM) that signed the Redis server's certificate, for rediss:// URLs whose
     # server is not signed by a CA in the system store.
-    redis_ca_file: str | None = None
-    redis_prefix: str = "relscore:"
-    app_id: str = "relscore"
-    topic_purchases: str = "purchases"
-    topic_tickets: str = "support-tickets"
-    topic_interactions: str = "interactions"
-    topic_scores: str = "relationship-scores"
-    topic_alerts: str = "relationship-alerts"
-    topic_dlq: str = "relationship-dlq"
-    topic_rekey: str = "relscore-rekey"
-    partitions: int = 4
-    replication_factor: int = 1
-    web_host: str = "0.0.0.0"
-    web_port: int = 6066
-    # Host name other workers use to reach this one (request routing); default: hostname.
-    web_advertised_host: str = ""
-    table_store: str = "memory://"
-    data_dir: str = ".run/worker"
-    config_path: str | None = None
-    max_payload_bytes: int = 65536
-    max_future_skew_ms: int = 5 * 60 * 1000
+    ca_file: str | None = env_field("REDIS_CA_FILE", None)
+    prefix: str = env_field("REDIS_PREFIX", "relscore:")
+
+    def __repr__(self) -> str:
+        return (f"RedisConnection(url={redact_url(self.url)!r}, ca_file={self.ca_file!r}, "
+                f"prefix={self.prefix!r})")
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topics relscore reads and writes, and the partitions of those it creates."""
+
+    purchases: str = env_field("TOPIC_PURCHASES", "purchases")
+    tickets: str = env_field("TOPIC_TICKETS", "support-tickets")
+    interactions: str = env_field("TOPIC_INTERACTIONS", "interactions")
+    scores: str = env_field("TOPIC_SCORES", "relationship-scores")
+    alerts: str = env_field("TOPIC_ALERTS", "relationship-alerts")
+    dlq: str = env_field("TOPIC_DLQ", "relationship-dlq")
+    rekey: str = env_field("TOPIC_REKEY", "relscore-rekey")
+    partitions: int = env_field("PARTITIONS", 4)
+    replication_factor: int = env_field("REPLICATION_FACTOR", 1)
+
+    @property
+    def inputs(self) -> tuple[str, str, str]:
+        """The three input topics: purchases, support tickets, interactions."""
+        return (self.purchases, self.tickets, self.interactions)
+
+    @property
+    def by_file_topic(self) -> dict[str, str]:
+        """An event file's ``topic`` values (``purchases`` ...) to these topic names.
+
+        >>> Topics(purchases="t1.purchases").by_file_topic["purchases"]
+        't1.purchases'
+        """
+        return {
+            "purchases": self.purchases,
+            "support-tickets": self.tickets,
+            "interactions": self.interactions,
+        }
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How a worker scores: its group, state store, input limits, clocks, batches, commits."""
+
+    app_id: str = env_field("APP_ID", "relscore")
+    table_store: str = env_field("TABLE_STORE", "memory://")
+    data_dir: str = env_field("DATA_DIR", ".run/worker")
+    config_path: str | None = env_field("CONFIG_PATH", None)
+    max_payload_bytes: int = env_field("MAX_PAYLOAD_BYTES", 65536)
+    max_future_skew_ms: int = env_field("MAX_FUTURE_SKEW_MS", 5 * 60 * 1000)
     # Event-time clock per partition = highest event time seen - allowed lateness. Customers
     # whose score would cross a level by then are re-scored with reason "decay".
-    allowed_lateness_ms: int = 60_000
+    allowed_lateness_ms: int = env_field("ALLOWED_LATENESS_MS", 60_000)
     # "event": only event time moves the clocks (replays give identical output).
     # "wall": also tick idle partitions with the wall clock every tick_interval_s (live use);
     # the ticks are records on the re-key topic, so a replay of the log repeats them.
-    clock: str = "event"
-    tick_interval_s: float = 5.0
-    log_level: str = "INFO"
+    clock: str = env_field("CLOCK", "event")
+    tick_interval_s: float = env_field("TICK_INTERVAL_S", 5.0)
+    log_level: str = env_field("LOG_LEVEL", "INFO")
     # The scoring agent takes up to batch_size records or what arrives within batch_within_s.
-    batch_size: int = 500
-    batch_within_s: float = 0.05
+    batch_size: int = env_field("BATCH_SIZE", 500)
+    batch_within_s: float = env_field("BATCH_WITHIN_S", 0.05)
     # Seconds between offset commits (Faust's broker_commit_interval).
-    commit_interval_s: float = 1.0
+    commit_interval_s: float = env_field("COMMIT_INTERVAL_S", 1.0)
     # Seconds the producer waits to fill a request (Faust's producer_linger); the agent waits
     # for each batch's acks anyway, so a few ms cost little latency and save requests.
-    producer_linger_s: float = 0.005
+    producer_linger_s: float = env_field("PRODUCER_LINGER_S", 0.005)
     # Where the Redis read model is kept: "worker" (a task in each worker) or "off" (run
     # `relscore project` as its own process, which frees the scoring worker's CPU).
-    projector: str = "worker"
+    projector: str = env_field("PROJECTOR", "worker")
     # Consumer group session timeout: a worker silent this long loses its partitions.
-    session_timeout_s: float = 30.0
+    session_timeout_s: float = env_field("SESSION_TIMEOUT_S", 30.0)
     # Exit with code 3 when no Kafka bootstrap server answers for this long.
-    broker_timeout_s: float = 120.0
-    run_dir: str = ".run"
-    kafka_port: int = 19092
-    kafka_controller_port: int = 19093
-    redis_port: int = 16379
+    broker_timeout_s: float = env_field("BROKER_TIMEOUT_S", 120.0)
 
-    def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr
-        )
-        return f"Settings({shown}, redis_url={_redact_url(self.redis_url)!r})"
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The worker's HTTP server (views, page, ``/metrics``)."""
+
+    host: str = env_field("WEB_HOST", "0.0.0.0")
+    port: int = env_field("WEB_PORT", 6066)
+    # Host name other workers use to reach this one (request routing); default: hostname.
+    advertised_host: str = env_field("WEB_ADVERTISED_HOST", "")
+
+
+_GROUPS: dict[str, type[Any]] = {
+    "kafka": KafkaConnection,
+    "redis": RedisConnection,
+    "topics": Topics,
+    "worker": WorkerSettings,
+    "web": WebSettings,
+}
+
+
+def _variable_map() -> dict[str, tuple[str, str]]:
+    """``web_port`` (a variable's name without the prefix, lower case) -> ("web", "port")."""
+    return {
+        f.metadata["env"].removeprefix(ENV_PREFIX).lower(): (group, f.name)
+        for group, cls in _GROUPS.items()
+        for f in fields(cls)
+    }
+
+
+_VARIABLES = _variable_map()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All runtime settings of a relscore process (README "Settings", docs/design.md)."""
+
+    kafka: KafkaConnection = field(default_factory=KafkaConnection)
+    redis: RedisConnection = field(default_factory=RedisConnection)
+    topics: Topics = field(default_factory=Topics)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the ``RELSCORE_*`` variables of ``env`` (default: the process
+        environment) and check them; :class:`SettingsError` names a bad one."""
+        source = os.environ if env is None else env
+        settings = cls(**{name: group(**env_values(group, source))
+                          for name, group in _GROUPS.items()})
+        settings.validate()
+        return settings
+
+    @staticmethod
+    def variables() -> list[str]:
+        """The name of every ``RELSCORE_*`` variable these settings read.
+
+        >>> "RELSCORE_KAFKA_BOOTSTRAP" in Settings.variables()
+        True
+        """
+        return [ENV_PREFIX + name.upper() for name in _VARIABLES]
+
+    def to_env(self) -> dict[str, str]:
+        """``RELSCORE_*`` variables that reproduce these settings in a child process.
+
+        >>> Settings().override(web_port=7000).to_env()["RELSCORE_WEB_PORT"]
+        '7000'
+        """
+        return dict(pair for name in _GROUPS for pair in env_pairs(getattr(self, name)))
+
+    def override(self, **changes: Any) -> Settings:
+        """These settings with some variables changed, each named as its ``RELSCORE_*``
+        variable without the prefix, in lower case (``web_port=7000``, ``topic_scores=...``).
+
+        >>> Settings().override(topic_alerts="a", app_id="g").topics.alerts
+        'a'
+        >>> Settings().override(web_prot=1)
+        Traceback (most recent call last):
+        ...
+        TypeError: no setting RELSCORE_WEB_PROT
+        """
+        grouped: dict[str, dict[str, Any]] = {}
+        for name, value in changes.items():
+            if name not in _VARIABLES:
+                raise TypeError(f"no setting {ENV_PREFIX}{name.upper()}")
+            group, attribute = _VARIABLES[name]
+            grouped.setdefault(group, {})[attribute] = value
+        return dataclasses.replace(self, **{
+            group: dataclasses.replace(getattr(self, group), **values)
+            for group, values in grouped.items()
+        })
 
     def namespaced(self, tag: str, **overrides: Any) -> Settings:
         """These settings with an app id (consumer group) and topics of their own, named
-        after ``tag``: for tests, demos and replays that must not see each other's records."""
+        after ``tag``: for tests, demos and replays that must not see each other's records.
+
+        >>> Settings().namespaced("t1").topics.scores
+        't1.relationship-scores'
+        """
         values: dict[str, Any] = {
             "app_id": f"relscore-{tag}",
             "topic_purchases": f"{tag}.purchases",
@@ -130,87 +310,52 @@ class Settings:
             "topic_dlq": f"{tag}.relationship-dlq",
             "topic_rekey": f"{tag}.rekey",
         }
-        return dataclasses.replace(self, **{**values, **overrides})
-
-    @property
-    def input_topics(self) -> tuple[str, str, str]:
-        return (self.topic_purchases, self.topic_tickets, self.topic_interactions)
-
-    @property
-    def run_path(self) -> Path:
-        return Path(self.run_dir).resolve()
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``RELSCORE_<FIELD>`` variables (upper-case field names)."""
-        source = os.environ if env is None else env
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            name = ENV_PREFIX + f.name.upper()
-            raw = source.get(name)
-            if raw is None or raw == "":
-                continue
-            if f.type == "float":
-                try:
-                    values[f.name] = float(raw)
-                except ValueError:
-                    raise SettingsError(f"{name}={raw!r} is not a number") from None
-            elif f.type == "int":
-                try:
-                    values[f.name] = int(raw)
-                except ValueError:
-                    raise SettingsError(
-                        f"{name}={raw!r} is not an integer; set it to a whole number "
-                        f"or unset it to use the default ({getattr(cls, f.name)!r})"
-                    ) from None
-            else:
-                values[f.name] = raw
-        settings = cls(**values)  # type: ignore[arg-type]
-        settings.validate()
-        return settings
+        return self.override(**{**values, **overrides})
 
     def validate(self) -> None:
         """Refuse settings that cannot work, naming the variable and what to do."""
-        if self.partitions < 1:
+        kafka, redis, topics, worker, web = (
+            self.kafka, self.redis, self.topics, self.worker, self.web)
+        if topics.partitions < 1:
             raise SettingsError("RELSCORE_PARTITIONS must be >= 1")
-        if not 0 < self.web_port < 65536:
-            raise SettingsError(f"RELSCORE_WEB_PORT={self.web_port} is not a TCP port (1-65535)")
-        if self.max_payload_bytes < 256:
+        if not 0 < web.port < 65536:
+            raise SettingsError(f"RELSCORE_WEB_PORT={web.port} is not a TCP port (1-65535)")
+        if worker.max_payload_bytes < 256:
             raise SettingsError("RELSCORE_MAX_PAYLOAD_BYTES must be at least 256")
-        if self.clock not in ("event", "wall"):
-            raise SettingsError(f"RELSCORE_CLOCK={self.clock!r}: use 'event' or 'wall'")
-        if self.allowed_lateness_ms < 0:
+        if worker.clock not in ("event", "wall"):
+            raise SettingsError(f"RELSCORE_CLOCK={worker.clock!r}: use 'event' or 'wall'")
+        if worker.allowed_lateness_ms < 0:
             raise SettingsError("RELSCORE_ALLOWED_LATENESS_MS must be >= 0")
-        if self.batch_size < 1 or self.batch_within_s <= 0:
+        if worker.batch_size < 1 or worker.batch_within_s <= 0:
             raise SettingsError("RELSCORE_BATCH_SIZE must be >= 1, RELSCORE_BATCH_WITHIN_S > 0")
-        if self.session_timeout_s < 6:
+        if worker.session_timeout_s < 6:
             raise SettingsError("RELSCORE_SESSION_TIMEOUT_S must be at least 6 (seconds)")
-        if self.broker_timeout_s <= 0:
+        if worker.broker_timeout_s <= 0:
             raise SettingsError("RELSCORE_BROKER_TIMEOUT_S must be > 0 (seconds)")
-        if self.projector not in ("worker", "off"):
+        if worker.projector not in ("worker", "off"):
             raise SettingsError(
-                f"RELSCORE_PROJECTOR={self.projector!r}: use 'worker' (the worker keeps Redis "
+                f"RELSCORE_PROJECTOR={worker.projector!r}: use 'worker' (the worker keeps Redis "
                 "up to date) or 'off' (run `relscore project` as a process of its own)"
             )
-        if not 0 <= self.producer_linger_s <= 1:
+        if not 0 <= worker.producer_linger_s <= 1:
             raise SettingsError("RELSCORE_PRODUCER_LINGER_S must be between 0 and 1 (seconds)")
-        if self.tick_interval_s <= 0:
+        if worker.tick_interval_s <= 0:
             raise SettingsError("RELSCORE_TICK_INTERVAL_S must be > 0")
-        if self.kafka_security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        if kafka.security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
             raise SettingsError(
-                f"RELSCORE_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r}: use one of "
+                f"RELSCORE_KAFKA_SECURITY_PROTOCOL={kafka.security_protocol!r}: use one of "
                 "PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"
             )
-        for name, path in (("RELSCORE_KAFKA_SSL_CAFILE", self.kafka_ssl_cafile),
-                           ("RELSCORE_REDIS_CA_FILE", self.redis_ca_file)):
+        for name, path in (("RELSCORE_KAFKA_SSL_CAFILE", kafka.ssl_cafile),
+                           ("RELSCORE_REDIS_CA_FILE", redis.ca_file)):
             if path and not Path(path).is_file():
                 raise SettingsError(f"{name}={path!r}: no such file (a PEM CA certificate)")
-        if self.redis_ca_file and urlsplit(self.redis_url).scheme != "rediss":
+        if redis.ca_file and urlsplit(redis.url).scheme != "rediss":
             raise SettingsError(
                 "RELSCORE_REDIS_CA_FILE is set but RELSCORE_REDIS_URL is not a rediss:// (TLS) URL"
             )
-        if self.kafka_security_protocol.startswith("SASL") and not (
-            self.kafka_sasl_username and self.kafka_sasl_password and self.kafka_sasl_mechanism
+        if kafka.security_protocol.startswith("SASL") and not (
+            kafka.sasl_username and kafka.sasl_password and kafka.sasl_mechanism
         ):
             raise SettingsError(
                 "SASL needs RELSCORE_KAFKA_SASL_MECHANISM, RELSCORE_KAFKA_SASL_USERNAME and "

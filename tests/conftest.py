@@ -1,4 +1,11 @@
-"""Hypothesis profiles: the suite draws a fixed set of examples unless asked to explore.
+"""The suite's shared fixtures, and its hypothesis profiles.
+
+The fixtures live in ``tests/support`` and are registered here, the pytest way, for every
+folder: the real stack and its per-test settings, worker processes and event producer
+(``stack_fixtures``), the fault tests' seeded workload (``fault_fixtures``), and the SASL_SSL
+Kafka and TLS Redis of the security tests (``secure_fixtures``).
+
+Hypothesis profiles: the suite draws a fixed set of examples unless asked to explore.
 
 ``make test`` (and so CI) runs the ``fixed`` profile: every property test draws the same
 examples on every run, so a merge is never refused for an example no one has seen before.
@@ -11,6 +18,12 @@ from __future__ import annotations
 import os
 
 from hypothesis import settings
+
+pytest_plugins = [
+    "tests.support.stack_fixtures",
+    "tests.support.fault_fixtures",
+    "tests.support.secure_fixtures",
+]
 
 settings.register_profile("fixed", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, print_blob=True)

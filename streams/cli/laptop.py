@@ -9,7 +9,13 @@ from pathlib import Path
 
 from scorers.config import DAY_MS
 from scorers.timefmt import format_ms
-from streams.cli.context import EXIT_UNAVAILABLE, CliError, load_scoring_config, load_settings
+from streams.cli.context import (
+    EXIT_UNAVAILABLE,
+    CliError,
+    load_scoring_config,
+    load_settings,
+    load_stack_settings,
+)
 
 
 def _quiet_clients() -> None:
@@ -25,8 +31,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     _quiet_clients()
     settings = load_settings()
-    result = run_demo(settings, load_scoring_config(settings), keep_stack=args.keep_stack,
-                      customers=args.customers, days=args.days, seed=args.seed, rate=args.rate)
+    result = run_demo(settings, load_scoring_config(settings), stack=load_stack_settings(),
+                      keep_stack=args.keep_stack, customers=args.customers, days=args.days,
+                      seed=args.seed, rate=args.rate)
     return result.code
 
 
@@ -61,7 +68,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                    start_ms=simulation_start_ms(args.start, args.realtime))
     now_ms = time.time_ns() // 1_000_000
     if not args.realtime and args.out is None and \
-            spec.end_ms > now_ms + settings.max_future_skew_ms:
+            spec.end_ms > now_ms + settings.worker.max_future_skew_ms:
         raise CliError(
             f"event time would run to {format_ms(spec.end_ms)}, past the current time, so the "
             "worker would refuse the later events as future_timestamp; use fewer --days, an "
@@ -87,16 +94,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 0
     from kafka.errors import KafkaError
 
+    from streams.kafka_clients import KafkaSetupError
     from streams.laptop.simulator import ProduceProgress
-    from streams.runtime.topic_layout import TopicLayoutError, ensure_topics
+    from streams.runtime.topic_layout import ensure_topics
 
     try:
         ensure_topics(settings)
-    except TopicLayoutError as exc:
+    except KafkaSetupError as exc:
         raise CliError(str(exc), EXIT_UNAVAILABLE) from exc
     pace = "in real time (Ctrl-C stops)" if args.realtime else (
         f"at {args.rate:g} messages/s" if args.rate > 0 else "as fast as possible")
-    print(f"sending to {', '.join(settings.input_topics)} on {settings.kafka_bootstrap} {pace}",
+    print(f"sending to {', '.join(settings.topics.inputs)} on {settings.kafka.bootstrap} {pace}",
           flush=True)
     shown = [time.monotonic()]
 
@@ -116,7 +124,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         produce_simulation(settings, sim, rate=args.rate, realtime=args.realtime,
                            on_sent=report, anchor_ms=anchor, progress=progress)
     except KafkaError as exc:
-        raise CliError(f"cannot send to Kafka at {settings.kafka_bootstrap}: {exc}",
+        raise CliError(f"cannot send to Kafka at {settings.kafka.bootstrap}: {exc}",
                        EXIT_UNAVAILABLE) from exc
     except KeyboardInterrupt:
         print(f"interrupted: sent {progress.sent:,} of {progress.total:,} messages")

@@ -31,19 +31,19 @@ def cmd_project(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     cfg = load_scoring_config(settings)
-    port = settings.web_port + 1 if args.metrics_port is None else args.metrics_port
+    port = settings.web.port + 1 if args.metrics_port is None else args.metrics_port
     try:
-        start_http_server(port, addr=settings.web_host, registry=metrics.REGISTRY)
+        start_http_server(port, addr=settings.web.host, registry=metrics.REGISTRY)
     except OSError as exc:
-        raise CliError(f"cannot serve metrics on {settings.web_host}:{port} ({exc}); "
+        raise CliError(f"cannot serve metrics on {settings.web.host}:{port} ({exc}); "
                        "choose another with --metrics-port") from exc
     logging.getLogger(__name__).info("projector metrics on http://%s:%d/metrics",
-                                     settings.web_host, port)
+                                     settings.web.host, port)
     try:
         asyncio.run(run_projector(settings, cfg.alerts.threshold))
     except KafkaError as exc:
         raise CliError(
-            f"cannot read {settings.topic_scores} from Kafka at {settings.kafka_bootstrap} "
+            f"cannot read {settings.topics.scores} from Kafka at {settings.kafka.bootstrap} "
             f"({exc.__class__.__name__}: {exc}); check that the broker runs and "
             "RELSCORE_KAFKA_BOOTSTRAP (and the RELSCORE_KAFKA_SASL_* / SSL settings) reach it",
             EXIT_UNAVAILABLE,

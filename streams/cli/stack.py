@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from streams.cli.context import EXIT_UNAVAILABLE, CliError, load_settings
+from streams.cli.context import EXIT_UNAVAILABLE, CliError, load_stack_settings
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
     from streams.laptop.stack import StackError, stack_down, stack_status, stack_up
 
-    settings = load_settings()
+    settings = load_stack_settings()
     try:
         if args.action == "up":
             status = stack_up(settings, echo=print)

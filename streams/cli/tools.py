@@ -29,8 +29,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     try:
         result = score_lines(
             read_lines(path), cfg, reference_ms=now_ms,
-            limits=Limits(settings.max_payload_bytes, settings.max_future_skew_ms),
-            partitions=settings.partitions, allowed_lateness_ms=settings.allowed_lateness_ms,
+            limits=Limits(settings.worker.max_payload_bytes, settings.worker.max_future_skew_ms),
+            partitions=settings.topics.partitions,
+            allowed_lateness_ms=settings.worker.allowed_lateness_ms,
         )
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc

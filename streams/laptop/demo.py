@@ -9,7 +9,6 @@ topic names) in a :class:`DemoResult`, so a test can check the summary against t
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import shutil
 import socket
@@ -29,6 +28,7 @@ from redis.exceptions import RedisError
 
 from scorers.config import DAY_MS, ScoringConfig
 from scorers.timefmt import format_ms, parse_rfc3339_ms
+from streams.kafka_clients import kafka_client_config
 from streams.laptop.simulator import (
     DUPLICATE,
     LATE,
@@ -41,8 +41,9 @@ from streams.laptop.simulator import (
     simulate,
 )
 from streams.laptop.stack import StackError, stack_down, stack_status, stack_up
+from streams.laptop.stack_settings import StackSettings
 from streams.laptop.worker_process import WorkerProcess
-from streams.runtime.topic_layout import ensure_topics, kafka_client_config, required_topics
+from streams.runtime.topic_layout import ensure_topics, required_topics
 from streams.settings import Settings
 from streams.tools.topic_reader import read_all, wait_caught_up
 
@@ -292,12 +293,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def demo_settings(settings: Settings, run_id: str) -> Settings:
-    """Settings whose topics, consumer group and Redis keys belong to this demo run alone."""
+def demo_settings(settings: Settings, run_dir: Path, run_id: str) -> Settings:
+    """Settings whose topics, consumer group and Redis keys belong to this demo run alone;
+    the worker keeps its data under ``run_dir``."""
     prefix = f"demo-{run_id}."
-    port = settings.web_port if _port_free(settings.web_port) else _free_port()
-    return dataclasses.replace(
-        settings,
+    port = settings.web.port if _port_free(settings.web.port) else _free_port()
+    return settings.override(
         app_id=f"relscore-demo-{run_id}",
         topic_purchases=prefix + "purchases",
         topic_tickets=prefix + "support-tickets",
@@ -308,7 +309,7 @@ def demo_settings(settings: Settings, run_id: str) -> Settings:
         topic_rekey=prefix + "rekey",
         redis_prefix=f"relscore-demo-{run_id}:",
         web_port=port,
-        data_dir=str(Path(settings.run_dir) / f"demo-{run_id}" / "worker"),
+        data_dir=str(run_dir / "worker"),
     )
 
 
@@ -323,11 +324,11 @@ class _Probe:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.admin = KafkaAdminClient(**kafka_client_config(settings))
+        self.admin = KafkaAdminClient(**kafka_client_config(settings.kafka))
         self.consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
-                                      **kafka_client_config(settings))
-        self.inputs = self._partitions(settings.input_topics)
-        self.alerts = self._partitions([settings.topic_alerts])
+                                      **kafka_client_config(settings.kafka))
+        self.inputs = self._partitions(settings.topics.inputs)
+        self.alerts = self._partitions([settings.topics.alerts])
 
     def _partitions(self, topics: Sequence[str]) -> list[TopicPartition]:
         return [TopicPartition(topic, p) for topic in topics
@@ -335,7 +336,7 @@ class _Probe:
 
     def read(self) -> tuple[int, int, int]:
         """(scored, waiting, alerts) right now."""
-        group = self.settings.app_id
+        group = self.settings.worker.app_id
         committed = self.admin.list_group_offsets(group).get(group, {})
         ends = self.consumer.end_offsets(self.inputs + self.alerts)
         scored = waiting = 0
@@ -395,7 +396,7 @@ def _watch(settings: Settings, sim: Simulation, progress: ProduceProgress,
 
 
 def _delete_topics(settings: Settings) -> None:
-    admin = KafkaAdminClient(**kafka_client_config(settings))
+    admin = KafkaAdminClient(**kafka_client_config(settings.kafka))
     try:
         names = [spec.name for spec in required_topics(settings)]
         existing = set(admin.list_topics())
@@ -407,9 +408,9 @@ def _delete_topics(settings: Settings) -> None:
 def _delete_redis_keys(settings: Settings) -> None:
     import redis
 
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    client = redis.Redis.from_url(settings.redis.url, socket_timeout=5)
     try:
-        keys = list(client.scan_iter(match=f"{settings.redis_prefix}*", count=1000))
+        keys = list(client.scan_iter(match=f"{settings.redis.prefix}*", count=1000))
         for start in range(0, len(keys), 500):
             client.delete(*keys[start:start + 500])
     finally:
@@ -417,7 +418,7 @@ def _delete_redis_keys(settings: Settings) -> None:
 
 
 def _where_lines(demo: Settings, sim: Simulation, pid: int | None) -> list[str]:
-    base = f"http://127.0.0.1:{demo.web_port}"
+    base = f"http://127.0.0.1:{demo.web.port}"
     some = sim.customers_of("churning")[:1] or sorted(sim.personas)[:1]
     example = some[0] if some else "CUSTOMER"
     return [
@@ -427,8 +428,8 @@ def _where_lines(demo: Settings, sim: Simulation, pid: int | None) -> list[str]:
         f"  recent alerts      {base}/alerts/recent?limit=20",
         f"  metrics            {base}/metrics",
         "  from the terminal, with these settings:",
-        f"    export RELSCORE_WEB_PORT={demo.web_port} "
-        f"RELSCORE_TOPIC_SCORES={demo.topic_scores} RELSCORE_TOPIC_ALERTS={demo.topic_alerts}",
+        f"    export RELSCORE_WEB_PORT={demo.web.port} "
+        f"RELSCORE_TOPIC_SCORES={demo.topics.scores} RELSCORE_TOPIC_ALERTS={demo.topics.alerts}",
         f"    relscore customer {example}",
         "    relscore tail alerts --from-beginning",
     ]
@@ -438,6 +439,7 @@ def run_demo(
     settings: Settings,
     cfg: ScoringConfig,
     *,
+    stack: StackSettings,
     keep_stack: bool = False,
     customers: int = DEFAULT_CUSTOMERS,
     days: int = DEFAULT_DAYS,
@@ -450,23 +452,24 @@ def run_demo(
 ) -> DemoResult:
     """Run the whole tour. ``keep_stack`` leaves Kafka, Redis and the worker running (and the
     run's topics); ``keep_topics`` keeps only the topics (tests read them afterwards).
+    ``stack`` says where the local stack runs (and keeps the run's files).
     The feed runs at up to ``rate`` messages a second and at most ``window`` messages ahead
     of the worker."""
     if interactive is None:
         interactive = sys.stdout.isatty()
     started_stack = False
     try:
-        before = stack_status(settings)
+        before = stack_status(stack)
         if not (before.kafka_up and before.redis_up):
             echo("Starting the local stack (Kafka + Redis); the first run fetches Kafka jars...")
-            stack_up(settings, echo=echo)
+            stack_up(stack, echo=echo)
             started_stack = True
     except StackError as exc:
         echo(f"relscore demo: cannot start the stack: {exc}")
         return DemoResult(code=3)
     run_id = f"{int(time.time())}-{os.getpid()}"
-    demo = demo_settings(settings, run_id)
-    run_dir = Path(settings.run_dir) / f"demo-{run_id}"
+    run_dir = stack.run_path / f"demo-{run_id}"
+    demo = demo_settings(settings, run_dir, run_id)
     worker = WorkerProcess(demo, run_dir / "worker.log")
     sim = simulate(SimSpec(customers=customers, days=days, seed=seed))
     result = DemoResult(code=1, settings=demo, simulation=sim)
@@ -479,7 +482,7 @@ def run_demo(
         mix = ", ".join(f"{len(sim.customers_of(p))} {p}" for p in PERSONAS)
         echo(f"Simulating {customers} customers ({mix}) over {days} days of event time, "
              f"{len(sim.records):,} messages at {rate:g}/s (seed {seed}).")
-        echo(f"Watch it live: http://127.0.0.1:{demo.web_port}/ (served by the worker)")
+        echo(f"Watch it live: http://127.0.0.1:{demo.web.port}/ (served by the worker)")
         progress = ProduceProgress(total=len(sim.records), allowed=window)
         failure: list[BaseException] = []
 
@@ -511,8 +514,8 @@ def run_demo(
             max_backlog=max_backlog,
             threshold=cfg.alerts.threshold,
         )
-        scores = read_all(demo, demo.topic_scores, timeout=60)
-        alerts = read_all(demo, demo.topic_alerts, timeout=60)
+        scores = read_all(demo, demo.topics.scores, timeout=60)
+        alerts = read_all(demo, demo.topics.alerts, timeout=60)
         summary = build_summary(scores, alerts, facts, personas=sim.personas)
         result.summary = summary
         result.lines = summary_lines(summary)
@@ -549,10 +552,10 @@ def run_demo(
                     _delete_topics(demo)  # best effort: the demo's topics are throwaway
             with contextlib.suppress(RedisError, OSError):
                 _delete_redis_keys(demo)
-            shutil.rmtree(Path(demo.data_dir), ignore_errors=True)
+            shutil.rmtree(Path(demo.worker.data_dir), ignore_errors=True)
             if started_stack and not keep_stack:
                 echo("Stopping the local stack (use --keep-stack to leave it running).")
-                stack_down(settings)
+                stack_down(stack)
     return result
 
 

@@ -521,7 +521,7 @@ def produce_simulation(
     """
     from kafka import KafkaProducer
 
-    from streams.runtime.topic_layout import kafka_client_config
+    from streams.kafka_clients import kafka_client_config
     from streams.tools.event_file_sender import topic_names
 
     names = topic_names(settings)
@@ -538,7 +538,7 @@ def produce_simulation(
             state.last_error = f"{exc.__class__.__name__}: {exc}"
 
     producer = KafkaProducer(linger_ms=5, acks="all", retries=5,
-                             **kafka_client_config(settings))
+                             **kafka_client_config(settings.kafka))
     try:
         for index, record in enumerate(sim.records):
             if halt.is_set():

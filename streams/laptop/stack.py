@@ -3,7 +3,7 @@
 Kafka runs from the official jars on Maven Central (resolved once with Maven from
 ``streams/laptop/kafka/pom.xml``, shipped as package data, into a per-user cache), Redis is
 Debian's ``redis-server``. Both are started detached (own session) and everything they write lives
-under ``settings.run_path``::
+under ``stack.run_path``::
 
     <run_dir>/kafka/{server.properties,log4j.properties,cluster.id,kafka.pid,kafka.out}
     <run_dir>/kafka/data/            KRaft metadata and topic logs (kept by stack_down)
@@ -39,7 +39,7 @@ import redis
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from streams.settings import Settings
+from streams.laptop.stack_settings import StackSettings
 
 __all__ = [
     "KAFKA_VERSION",
@@ -121,24 +121,24 @@ def kafka_lib_dir() -> Path:
     return Path(base) / "relscore" / f"kafka-{KAFKA_VERSION}" / "lib"
 
 
-def _kafka_dir(settings: Settings) -> Path:
-    return settings.run_path / "kafka"
+def _kafka_dir(stack: StackSettings) -> Path:
+    return stack.run_path / "kafka"
 
 
-def _redis_dir(settings: Settings) -> Path:
-    return settings.run_path / "redis"
+def _redis_dir(stack: StackSettings) -> Path:
+    return stack.run_path / "redis"
 
 
-def _kafka_pidfile(settings: Settings) -> Path:
-    return _kafka_dir(settings) / "kafka.pid"
+def _kafka_pidfile(stack: StackSettings) -> Path:
+    return _kafka_dir(stack) / "kafka.pid"
 
 
-def _redis_pidfile(settings: Settings) -> Path:
-    return _redis_dir(settings) / "redis.pid"
+def _redis_pidfile(stack: StackSettings) -> Path:
+    return _redis_dir(stack) / "redis.pid"
 
 
-def _kafka_logs(settings: Settings) -> list[Path]:
-    kdir = _kafka_dir(settings)
+def _kafka_logs(stack: StackSettings) -> list[Path]:
+    kdir = _kafka_dir(stack)
     return [kdir / "kafka.out", kdir / "logs" / "server.log"]
 
 
@@ -460,16 +460,16 @@ def new_cluster_id() -> str:
             return cid
 
 
-def _write_kafka_config(settings: Settings) -> tuple[Path, Path]:
-    kdir = _kafka_dir(settings)
+def _write_kafka_config(stack: StackSettings) -> tuple[Path, Path]:
+    kdir = _kafka_dir(stack)
     (kdir / "logs").mkdir(parents=True, exist_ok=True)
     deploy = kafka_assets()
     template = string.Template((deploy / "server.properties.template").read_text())
     props = kdir / "server.properties"
     props.write_text(
         template.substitute(
-            kafka_port=settings.kafka_port,
-            controller_port=settings.kafka_controller_port,
+            kafka_port=stack.kafka_port,
+            controller_port=stack.kafka_controller_port,
             advertised_host=ADVERTISED_HOST,
             data_dir=escape_property(str(kdir / "data")),
         )
@@ -479,18 +479,18 @@ def _write_kafka_config(settings: Settings) -> tuple[Path, Path]:
     return props, log4j
 
 
-def _java_base(java: str, lib: Path, settings: Settings, log4j: Path) -> list[str]:
+def _java_base(java: str, lib: Path, stack: StackSettings, log4j: Path) -> list[str]:
     return [
         java,
-        f"-Dkafka.logs.dir={_kafka_dir(settings) / 'logs'}",
+        f"-Dkafka.logs.dir={_kafka_dir(stack) / 'logs'}",
         f"-Dlog4j.configuration={log4j.as_uri()}",
         "-cp",
         f"{lib}/*",
     ]
 
 
-def _format_storage(java: str, lib: Path, settings: Settings, props: Path, log4j: Path) -> None:
-    kdir = _kafka_dir(settings)
+def _format_storage(java: str, lib: Path, stack: StackSettings, props: Path, log4j: Path) -> None:
+    kdir = _kafka_dir(stack)
     if (kdir / "data" / "meta.properties").is_file():
         return
     id_file = kdir / "cluster.id"
@@ -498,7 +498,7 @@ def _format_storage(java: str, lib: Path, settings: Settings, props: Path, log4j
         id_file.write_text(new_cluster_id() + "\n")
     cluster_id = id_file.read_text().strip()
     cmd = [
-        *_java_base(java, lib, settings, log4j),
+        *_java_base(java, lib, stack, log4j),
         "-Xmx256m",
         "kafka.tools.StorageTool",
         "format",
@@ -513,10 +513,10 @@ def _format_storage(java: str, lib: Path, settings: Settings, props: Path, log4j
         raise StackError(f"kafka-storage format failed:\n{done.stdout}{done.stderr}")
 
 
-def _launch_kafka(settings: Settings, echo: Echo) -> tuple[int | None, bool]:
+def _launch_kafka(stack: StackSettings, echo: Echo) -> tuple[int | None, bool]:
     """Start Kafka unless it answers or is starting. Returns (managed pid, needs waiting)."""
-    port = settings.kafka_port
-    pidfile = _kafka_pidfile(settings)
+    port = stack.kafka_port
+    pidfile = _kafka_pidfile(stack)
     pid = read_pid(pidfile, "kafka.Kafka")
     if _kafka_answers(port):
         if pid is None:
@@ -525,7 +525,7 @@ def _launch_kafka(settings: Settings, echo: Echo) -> tuple[int | None, bool]:
     if pid is not None:
         echo(f"Kafka (pid {pid}) is running but not answering yet; waiting for it")
         return pid, True
-    for busy in (port, settings.kafka_controller_port):
+    for busy in (port, stack.kafka_controller_port):
         if port_open(busy):
             raise StackError(
                 f"port {busy} is in use by something that is not a working Kafka broker; "
@@ -533,60 +533,61 @@ def _launch_kafka(settings: Settings, echo: Echo) -> tuple[int | None, bool]:
             )
     java = find_java()
     lib = ensure_kafka_lib(echo)
-    props, log4j = _write_kafka_config(settings)
-    _format_storage(java, lib, settings, props, log4j)
+    props, log4j = _write_kafka_config(stack)
+    _format_storage(java, lib, stack, props, log4j)
     cmd = [
-        *_java_base(java, lib, settings, log4j),
+        *_java_base(java, lib, stack, log4j),
         *KAFKA_HEAP,
         *KAFKA_JVM_FLAGS,
         "kafka.Kafka",
         str(props),
     ]
-    kdir = _kafka_dir(settings)
+    kdir = _kafka_dir(stack)
     pid = spawn(cmd, kdir / "kafka.out", pidfile, kdir)
     echo(f"started Kafka {KAFKA_VERSION} (pid {pid}) on localhost:{port}")
     return pid, True
 
 
-def _wait_kafka(settings: Settings, pid: int | None, timeout: float) -> None:
+def _wait_kafka(stack: StackSettings, pid: int | None, timeout: float) -> None:
     _wait_until(
-        lambda: _kafka_answers(settings.kafka_port),
+        lambda: _kafka_answers(stack.kafka_port),
         pid,
         timeout,
-        f"Kafka on localhost:{settings.kafka_port}",
-        _kafka_logs(settings),
+        f"Kafka on localhost:{stack.kafka_port}",
+        _kafka_logs(stack),
     )
 
 
-def start_kafka(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 90.0) -> int | None:
+def start_kafka(stack: StackSettings, *, echo: Echo = _LOG.info,
+                timeout: float = 90.0) -> int | None:
     """Start Kafka (or reuse one that answers) and wait for it; return the managed pid."""
-    pid, wait = _launch_kafka(settings, echo)
+    pid, wait = _launch_kafka(stack, echo)
     if wait:
-        _wait_kafka(settings, pid, timeout)
+        _wait_kafka(stack, pid, timeout)
     return pid
 
 
-def stop_kafka(settings: Settings, *, timeout: float = 30.0, force: bool = False) -> bool:
+def stop_kafka(stack: StackSettings, *, timeout: float = 30.0, force: bool = False) -> bool:
     """Stop the Kafka this module started (SIGKILL at once with ``force``); True if it ran."""
-    return stop_pidfile(_kafka_pidfile(settings), "kafka.Kafka", timeout, force)
+    return stop_pidfile(_kafka_pidfile(stack), "kafka.Kafka", timeout, force)
 
 
-def restart_kafka(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 90.0) -> None:
+def restart_kafka(stack: StackSettings, *, echo: Echo = _LOG.info, timeout: float = 90.0) -> None:
     """Stop the managed Kafka gracefully and start it again on the same data."""
-    stop_kafka(settings)
-    start_kafka(settings, echo=echo, timeout=timeout)
+    stop_kafka(stack)
+    start_kafka(stack, echo=echo, timeout=timeout)
 
 
 # ---------------------------------------------------------------- Redis
 
 
-def _launch_redis(settings: Settings, server: str, echo: Echo) -> int:
-    rdir = _redis_dir(settings)
+def _launch_redis(stack: StackSettings, server: str, echo: Echo) -> int:
+    rdir = _redis_dir(stack)
     rdir.mkdir(parents=True, exist_ok=True)
     cmd = [
         server,
         "--port",
-        str(settings.redis_port),
+        str(stack.redis_port),
         "--bind",
         "127.0.0.1",
         "--dir",
@@ -598,15 +599,16 @@ def _launch_redis(settings: Settings, server: str, echo: Echo) -> int:
         "--appendonly",
         "no",
     ]
-    pid = spawn(cmd, rdir / "redis.out", _redis_pidfile(settings), rdir)
-    echo(f"started redis-server (pid {pid}) on localhost:{settings.redis_port}")
+    pid = spawn(cmd, rdir / "redis.out", _redis_pidfile(stack), rdir)
+    echo(f"started redis-server (pid {pid}) on localhost:{stack.redis_port}")
     return pid
 
 
-def start_redis(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 30.0) -> int | None:
+def start_redis(stack: StackSettings, *, echo: Echo = _LOG.info,
+                timeout: float = 30.0) -> int | None:
     """Start redis-server (or reuse one that answers) and wait for PING; return the managed pid."""
-    port = settings.redis_port
-    pid = read_pid(_redis_pidfile(settings), "redis-server")
+    port = stack.redis_port
+    pid = read_pid(_redis_pidfile(stack), "redis-server")
     if _redis_answers(port):
         if pid is None:
             echo(f"Redis already answers on localhost:{port}; reusing it")
@@ -617,55 +619,55 @@ def start_redis(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 
                 f"port {port} is in use by something that does not answer Redis PING; "
                 "stop it or choose another RELSCORE_REDIS_PORT"
             )
-        pid = _launch_redis(settings, find_redis_server(echo), echo)
+        pid = _launch_redis(stack, find_redis_server(echo), echo)
     _wait_until(
         lambda: _redis_answers(port),
         pid,
         timeout,
         f"Redis on localhost:{port}",
-        [_redis_dir(settings) / "redis.out"],
+        [_redis_dir(stack) / "redis.out"],
     )
     return pid
 
 
-def stop_redis(settings: Settings, *, timeout: float = 15.0, force: bool = False) -> bool:
+def stop_redis(stack: StackSettings, *, timeout: float = 15.0, force: bool = False) -> bool:
     """Stop the redis-server this module started; True if it was running."""
-    return stop_pidfile(_redis_pidfile(settings), "redis-server", timeout, force)
+    return stop_pidfile(_redis_pidfile(stack), "redis-server", timeout, force)
 
 
 # ---------------------------------------------------------------- stack
 
 
-def stack_up(settings: Settings, *, echo: Echo = _LOG.info, timeout: float = 90.0) -> StackStatus:
+def stack_up(stack: StackSettings, *, echo: Echo = _LOG.info, timeout: float = 90.0) -> StackStatus:
     """Bring Kafka and Redis up (idempotent: whatever already answers is reused)."""
-    settings.run_path.mkdir(parents=True, exist_ok=True)
+    stack.run_path.mkdir(parents=True, exist_ok=True)
     # Check (or install) what is missing before starting anything.
-    if not port_open(settings.kafka_port):
+    if not port_open(stack.kafka_port):
         find_java()
         if shutil.which("mvn") is None and not _lib_complete(kafka_lib_dir(), None):
             raise StackError(f"mvn not found (needed once to fetch Kafka): {APT_JAVA_MAVEN}")
-    if not port_open(settings.redis_port):
+    if not port_open(stack.redis_port):
         find_redis_server(echo)
-    kafka_pid, wait = _launch_kafka(settings, echo)
-    start_redis(settings, echo=echo, timeout=timeout)
+    kafka_pid, wait = _launch_kafka(stack, echo)
+    start_redis(stack, echo=echo, timeout=timeout)
     if wait:
-        _wait_kafka(settings, kafka_pid, timeout)
-    status = stack_status(settings)
+        _wait_kafka(stack, kafka_pid, timeout)
+    status = stack_status(stack)
     if not (status.kafka_up and status.redis_up):
         raise StackError(f"stack started but does not answer: {status}")
     echo(f"stack up: kafka {status.kafka_bootstrap}, redis {status.redis_url}")
     return status
 
 
-def stack_down(settings: Settings, *, wipe: bool = False, echo: Echo = _LOG.info) -> None:
+def stack_down(stack: StackSettings, *, wipe: bool = False, echo: Echo = _LOG.info) -> None:
     """Stop what :func:`stack_up` started; with ``wipe`` delete Kafka data and the Redis dir."""
     for name, stop in (("Kafka", stop_kafka), ("Redis", stop_redis)):
-        echo(f"stopped {name}" if stop(settings) else f"{name}: nothing of ours was running")
+        echo(f"stopped {name}" if stop(stack) else f"{name}: nothing of ours was running")
     if not wipe:
         return
     targets = (
-        (_kafka_dir(settings) / "data", _kafka_answers(settings.kafka_port), "Kafka"),
-        (_redis_dir(settings), _redis_answers(settings.redis_port), "Redis"),
+        (_kafka_dir(stack) / "data", _kafka_answers(stack.kafka_port), "Kafka"),
+        (_redis_dir(stack), _redis_answers(stack.redis_port), "Redis"),
     )
     for path, still_up, name in targets:
         if still_up:
@@ -675,14 +677,14 @@ def stack_down(settings: Settings, *, wipe: bool = False, echo: Echo = _LOG.info
             echo(f"wiped {path}")
 
 
-def stack_status(settings: Settings) -> StackStatus:
+def stack_status(stack: StackSettings) -> StackStatus:
     """Probe both services and report managed pids."""
     return StackStatus(
-        kafka_up=_kafka_answers(settings.kafka_port),
-        redis_up=_redis_answers(settings.redis_port),
-        kafka_bootstrap=f"localhost:{settings.kafka_port}",
-        redis_url=f"redis://localhost:{settings.redis_port}/0",
-        run_dir=settings.run_path,
-        kafka_pid=read_pid(_kafka_pidfile(settings), "kafka.Kafka"),
-        redis_pid=read_pid(_redis_pidfile(settings), "redis-server"),
+        kafka_up=_kafka_answers(stack.kafka_port),
+        redis_up=_redis_answers(stack.redis_port),
+        kafka_bootstrap=f"localhost:{stack.kafka_port}",
+        redis_url=f"redis://localhost:{stack.redis_port}/0",
+        run_dir=stack.run_path,
+        kafka_pid=read_pid(_kafka_pidfile(stack), "kafka.Kafka"),
+        redis_pid=read_pid(_redis_pidfile(stack), "redis-server"),
     )

@@ -12,17 +12,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from streams.settings import ENV_PREFIX, Settings
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """``RELSCORE_*`` variables that reproduce ``settings`` in a child process."""
-    env: dict[str, str] = {}
-    for name in settings.__dataclass_fields__:
-        value = getattr(settings, name)
-        if value is not None:
-            env[ENV_PREFIX + name.upper()] = str(value)
-    return env
+from streams.settings import Settings
 
 
 class WorkerProcess:
@@ -37,11 +27,11 @@ class WorkerProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.web_port}"
+        return f"http://127.0.0.1:{self.settings.web.port}"
 
     def start(self) -> WorkerProcess:
         """Start the worker (returns at once; see :meth:`wait_ready`)."""
-        env = {**os.environ, **settings_env(self.settings), **self.extra_env}
+        env = {**os.environ, **self.settings.to_env(), **self.extra_env}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

@@ -22,71 +22,55 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from scorers.config import ScoringConfig
 from scorers.schedule import DueSchedule
 from scorers.state import CustomerState
+from streams.kafka_clients import (
+    faust_broker_credentials,
+    faust_broker_urls,
+    kafka_client_config,
+)
 from streams.runtime import metrics
 from streams.runtime.band_gauge import BandCounts
 from streams.runtime.batch_scorer import BatchScorer, InputProgress
 from streams.runtime.broker_watchdog import watch_broker
 from streams.runtime.consumer import install as install_rebalance_safe_consumer
+from streams.runtime.group_offsets import committed_offsets
 from streams.runtime.partitioning import partition_for
 from streams.runtime.processor import Emit, Processor, Record, normalise_headers
 from streams.runtime.projector import RedisProjector
-from streams.runtime.topic_layout import kafka_client_config
 from streams.runtime.views import register_views
 from streams.settings import Settings
-from streams.tools.topic_reader import committed_offsets
 
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "customer-state"
 
 
-def broker_credentials(settings: Settings) -> Any:
-    """Faust credentials for SASL/SSL settings, or None for PLAINTEXT."""
-    protocol = settings.kafka_security_protocol
-    if protocol == "PLAINTEXT":
-        return None
-    ssl_context = None
-    if protocol in ("SSL", "SASL_SSL"):
-        import ssl
-
-        ssl_context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
-    if protocol.startswith("SASL"):
-        return faust.SASLCredentials(
-            username=settings.kafka_sasl_username,
-            password=settings.kafka_sasl_password,
-            mechanism=settings.kafka_sasl_mechanism,
-            ssl_context=ssl_context,
-        )
-    return faust.SSLCredentials(ssl_context)
-
-
 def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
     """Build the worker's Faust app for ``settings`` and the model config ``cfg``."""
-    kafka_client_config(settings)  # validates the security settings early
+    kafka_client_config(settings.kafka)  # validates the security settings early
     app = faust.App(
-        settings.app_id,
-        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
-        broker_credentials=broker_credentials(settings),
-        store=settings.table_store,
-        datadir=settings.data_dir,
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
+        settings.worker.app_id,
+        broker=faust_broker_urls(settings.kafka),
+        broker_credentials=faust_broker_credentials(settings.kafka),
+        store=settings.worker.table_store,
+        datadir=settings.worker.data_dir,
+        topic_partitions=settings.topics.partitions,
+        topic_replication_factor=settings.topics.replication_factor,
         topic_allow_declare=True,
         topic_disable_leader=True,
         producer_acks=-1,
-        producer_linger=settings.producer_linger_s,
+        producer_linger=settings.worker.producer_linger_s,
         consumer_auto_offset_reset="earliest",
-        broker_commit_interval=settings.commit_interval_s,
-        broker_session_timeout=settings.session_timeout_s,
-        broker_heartbeat_interval=settings.session_timeout_s / 10,
+        broker_commit_interval=settings.worker.commit_interval_s,
+        broker_session_timeout=settings.worker.session_timeout_s,
+        broker_heartbeat_interval=settings.worker.session_timeout_s / 10,
         table_standby_replicas=0,
         web_enabled=True,
-        web_host=settings.web_host,
-        web_port=settings.web_port,
-        web_bind=settings.web_host,
+        web_host=settings.web.host,
+        web_port=settings.web.port,
+        web_bind=settings.web.host,
         web_in_thread=False,
-        canonical_url=f"http://{settings.web_advertised_host or socket.gethostname()}:"
-        f"{settings.web_port}",
+        canonical_url=f"http://{settings.web.advertised_host or socket.gethostname()}:"
+        f"{settings.web.port}",
         # Faust's table, router, graph, stats and metrics pages expose table data or
         # internals; relscore serves its own views instead.
         web_tables_enabled=False,
@@ -104,7 +88,7 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
     table = app.Table(
         TABLE_NAME,
         default=None,
-        partitions=settings.partitions,
+        partitions=settings.topics.partitions,
         # The changelog partition comes from the key (murmur2, like the inputs' producers),
         # so rows can be written after a batch, outside any one event's context.
         use_partitioner=True,
@@ -113,11 +97,11 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         value_type=bytes,
     )
     source = app.topic(
-        *settings.input_topics,
-        settings.topic_rekey,
+        *settings.topics.inputs,
+        settings.topics.rekey,
         key_serializer="raw",
         value_serializer="raw",
-        partitions=settings.partitions,
+        partitions=settings.topics.partitions,
     )
     async def send(emit: Emit) -> Awaitable[Any]:
         """Hand ``emit`` to the producer; the result resolves when Kafka acknowledges it."""
@@ -130,8 +114,8 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
             list(emit.headers) or None,
         )
 
-    schedule = DueSchedule(settings.allowed_lateness_ms)
-    clocked_topics = (*settings.input_topics, settings.topic_rekey)
+    schedule = DueSchedule(settings.worker.allowed_lateness_ms)
+    clocked_topics = (*settings.topics.inputs, settings.topics.rekey)
     progress = InputProgress(clocked_topics)
     batches = BatchScorer(processor, schedule, bands, progress)
 
@@ -150,7 +134,8 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
     # take_events acks a batch's events only after this body has finished with it.
     @app.agent(source, concurrency=1, name="score")
     async def score(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+        batch = settings.worker
+        async for events in stream.take_events(batch.batch_size, batch.batch_within_s):
             started = time.perf_counter()
             records = [_record(event) for event in events]
             result = batches.process(records, table.get, highwaters())
@@ -166,14 +151,14 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         """After (re)assignment and recovery: recount bands and rebuild the schedule for the
         partitions this worker now owns, from the due times stored in each state."""
         assigned = {tp.partition for tp in app.assignor.assigned_actives()
-                    if tp.topic == settings.topic_rekey}
+                    if tp.topic == settings.topics.rekey}
         # Reading resumes at the committed offsets: that is where each input stands.
         committed = await asyncio.to_thread(committed_offsets, settings, clocked_topics)
         progress.reset({tp: offset for tp, offset in committed.items() if tp[1] in assigned})
         schedule.drop()
         scores: list[float | None] = []
         for key, raw in table.items():
-            partition = partition_for(key, settings.partitions)
+            partition = partition_for(key, settings.topics.partitions)
             if partition not in assigned:
                 continue
             state = CustomerState.from_bytes(raw)  # once: the bands need only its score
@@ -187,15 +172,15 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
 
     table.on_recover(on_recovered)
 
-    if settings.clock == "wall":
-        @app.timer(settings.tick_interval_s)  # type: ignore[untyped-decorator]
+    if settings.worker.clock == "wall":
+        @app.timer(settings.worker.tick_interval_s)  # type: ignore[untyped-decorator]
         async def tick() -> None:
             now = time.time_ns() // 1_000_000
             for tp in app.assignor.assigned_actives():
-                if tp.topic == settings.topic_rekey:
+                if tp.topic == settings.topics.rekey:
                     await send(processor.tick(tp.partition, now))
 
-    if settings.projector == "worker":  # otherwise `relscore project` runs it apart
+    if settings.worker.projector == "worker":  # otherwise `relscore project` runs it apart
         projector = RedisProjector(settings, cfg.alerts.threshold)
 
         @app.task  # type: ignore[untyped-decorator]

@@ -12,20 +12,12 @@ import logging
 import os
 import time
 
+from streams.kafka_clients import bootstrap_addresses
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
 EXIT_KAFKA_UNREACHABLE = 3
-
-
-def bootstrap_addresses(bootstrap: str) -> list[tuple[str, int]]:
-    """``host:port`` pairs of a bootstrap string (default port 9092)."""
-    addresses = []
-    for item in bootstrap.split(","):
-        host, _, port = item.strip().rpartition(":")
-        addresses.append((host or item.strip(), int(port) if port.isdigit() else 9092))
-    return addresses
 
 
 async def kafka_reachable(addresses: list[tuple[str, int]], timeout: float = 3.0) -> bool:
@@ -42,8 +34,8 @@ async def kafka_reachable(addresses: list[tuple[str, int]], timeout: float = 3.0
 
 async def watch_broker(settings: Settings) -> None:
     """Exit the process with code 3 once Kafka has been unreachable for the configured time."""
-    addresses = bootstrap_addresses(settings.kafka_bootstrap)
-    timeout = settings.broker_timeout_s
+    addresses = bootstrap_addresses(settings.kafka.bootstrap)
+    timeout = settings.worker.broker_timeout_s
     last_seen = time.monotonic()
     while True:
         if await kafka_reachable(addresses):
@@ -52,7 +44,7 @@ async def watch_broker(settings: Settings) -> None:
             log.error(
                 "Kafka unreachable at %s for more than %.0f s (RELSCORE_BROKER_TIMEOUT_S); "
                 "exiting with code %d so that the supervisor restarts this worker",
-                settings.kafka_bootstrap, timeout, EXIT_KAFKA_UNREACHABLE,
+                settings.kafka.bootstrap, timeout, EXIT_KAFKA_UNREACHABLE,
             )
             logging.shutdown()
             os._exit(EXIT_KAFKA_UNREACHABLE)

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 
-from streams.runtime.topic_layout import aiokafka_client_config
+from streams.kafka_clients import aiokafka_client_config
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def decode_alerts(values: Iterable[bytes | None]) -> list[dict[str, Any]]:
 
 async def _topic_exists(settings: Settings, topic: str) -> bool:
     probe = AIOKafkaConsumer(enable_auto_commit=False, group_id=None,
-                             **aiokafka_client_config(settings))
+                             **aiokafka_client_config(settings.kafka))
     try:
         await probe.start()
         return topic in await probe.topics()
@@ -103,7 +103,7 @@ async def follow_alerts(settings: Settings, recent: RecentAlerts, backlog: int =
     The consumer has no group, so it is assigned every partition of the topic; it starts
     ``backlog`` records before the end of each.
     """
-    topic = settings.topic_alerts
+    topic = settings.topics.alerts
     while True:
         try:
             if await _topic_exists(settings, topic):
@@ -116,7 +116,7 @@ async def follow_alerts(settings: Settings, recent: RecentAlerts, backlog: int =
 async def _follow(settings: Settings, topic: str, recent: RecentAlerts, backlog: int) -> None:
     consumer = AIOKafkaConsumer(topic, enable_auto_commit=False, group_id=None,
                                 auto_offset_reset="earliest",
-                                **aiokafka_client_config(settings))
+                                **aiokafka_client_config(settings.kafka))
     try:
         await consumer.start()
         tps = sorted(consumer.assignment())

@@ -106,11 +106,11 @@ class Processor:
     def __init__(self, settings: Settings, cfg: ScoringConfig) -> None:
         self.settings = settings
         self.cfg = cfg
-        self.limits = Limits(settings.max_payload_bytes, settings.max_future_skew_ms)
+        self.limits = Limits(settings.worker.max_payload_bytes, settings.worker.max_future_skew_ms)
         self.kinds = {
-            settings.topic_purchases: PURCHASE,
-            settings.topic_tickets: TICKET,
-            settings.topic_interactions: INTERACTION,
+            settings.topics.purchases: PURCHASE,
+            settings.topics.tickets: TICKET,
+            settings.topics.interactions: INTERACTION,
         }
 
     def decode(self, record: Record, now_ms: int | None = None) -> Decoded | Emit:
@@ -136,7 +136,7 @@ class Processor:
             # topic puts the event on the partition that owns this customer's state.
             metrics.child(metrics.EVENTS, source, "rekeyed").inc()
             return Emit(
-                topic=self.settings.topic_rekey,
+                topic=self.settings.topics.rekey,
                 key=table_key,
                 value=record.value,
                 headers=(
@@ -188,18 +188,18 @@ class Processor:
         for message in outputs.scores:
             metrics.child(metrics.SCORE_UPDATES, message["reason"]).inc()
             metrics.SCORES.observe(message["score"])
-            step.emits.append(Emit(self.settings.topic_scores, key, orjson.dumps(message)))
+            step.emits.append(Emit(self.settings.topics.scores, key, orjson.dumps(message)))
         for alert in outputs.alerts:
             metrics.child(metrics.ALERTS, alert["type"], alert["severity"]).inc()
             alert["emitted_at"] = format_ms(_now_ms())
-            step.emits.append(Emit(self.settings.topic_alerts, key, orjson.dumps(alert)))
+            step.emits.append(Emit(self.settings.topics.alerts, key, orjson.dumps(alert)))
         return step
 
     def tick(self, partition: int, now_ms: int) -> Emit:
         """A wall-clock tick for ``partition`` (live mode), sent through the re-key topic so
         that it is processed in order with the partition's events and replays with them."""
         return Emit(
-            topic=self.settings.topic_rekey,
+            topic=self.settings.topics.rekey,
             key=None,
             value=orjson.dumps({"tick_ms": now_ms}),
             headers=((KIND_HEADER, TICK_KIND),),
@@ -208,7 +208,7 @@ class Processor:
 
     def decode_tick(self, record: Record) -> int | None:
         """The tick time of a tick record, or None when ``record`` is not a tick."""
-        if record.topic != self.settings.topic_rekey or record.header(KIND_HEADER) != TICK_KIND:
+        if record.topic != self.settings.topics.rekey or record.header(KIND_HEADER) != TICK_KIND:
             return None
         try:
             return int(orjson.loads(record.value or b"{}")["tick_ms"])
@@ -218,7 +218,7 @@ class Processor:
             return None
 
     def _kind_and_source(self, record: Record) -> tuple[str | None, str]:
-        if record.topic == self.settings.topic_rekey:
+        if record.topic == self.settings.topics.rekey:
             kind_bytes = record.header(KIND_HEADER)
             kind = kind_bytes.decode("ascii", "replace") if kind_bytes else None
             kind = kind if kind in EVENT_KINDS else None
@@ -238,7 +238,7 @@ class Processor:
             raw=record.value,
             received_at_ms=now_ms or _now_ms(),
         )
-        return Emit(self.settings.topic_dlq, record.key, orjson.dumps(message))
+        return Emit(self.settings.topics.dlq, record.key, orjson.dumps(message))
 
 
 def _band(state: CustomerState | None) -> str | None:

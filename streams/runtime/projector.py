@@ -29,8 +29,8 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 from redis.exceptions import RedisError
 
+from streams.kafka_clients import aiokafka_client_config
 from streams.runtime import metrics
-from streams.runtime.topic_layout import aiokafka_client_config
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,10 @@ def redis_client(settings: Settings) -> aioredis.Redis:
     """An asyncio Redis client for ``RELSCORE_REDIS_URL`` (``redis://`` or ``rediss://``);
     a ``rediss://`` server is verified against ``RELSCORE_REDIS_CA_FILE`` when that is set."""
     tls: dict[str, Any] = {}
-    if settings.redis_ca_file:
-        tls["ssl_ca_certs"] = settings.redis_ca_file
+    if settings.redis.ca_file:
+        tls["ssl_ca_certs"] = settings.redis.ca_file
     return aioredis.Redis.from_url(
-        settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
+        settings.redis.url, socket_timeout=5, socket_connect_timeout=5,
         health_check_interval=30, **tls,
     )
 
@@ -103,11 +103,11 @@ class RedisProjector:
     async def run(self) -> None:
         """Project until cancelled."""
         consumer = AIOKafkaConsumer(
-            self.settings.topic_scores,
-            group_id=f"{self.settings.app_id}-redis-projector",
+            self.settings.topics.scores,
+            group_id=f"{self.settings.worker.app_id}-redis-projector",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            **aiokafka_client_config(self.settings),
+            **aiokafka_client_config(self.settings.kafka),
         )
         try:
             await consumer.start()
@@ -123,7 +123,7 @@ class RedisProjector:
             await client.aclose()
 
     def _marker(self, tp: TopicPartition) -> str:
-        return f"{self.settings.redis_prefix}projected:{tp.topic}:{tp.partition}"
+        return f"{self.settings.redis.prefix}projected:{tp.topic}:{tp.partition}"
 
     async def _resync_if_wiped(self, consumer: AIOKafkaConsumer, client: aioredis.Redis) -> None:
         assigned = sorted(consumer.assignment())
@@ -177,7 +177,7 @@ class RedisProjector:
         batch = self.pending
         markers = [self._marker(tp) for tp in self.offsets]
         try:
-            await write_batch(client, self.settings.redis_prefix, self.threshold, batch)
+            await write_batch(client, self.settings.redis.prefix, self.threshold, batch)
             if markers:
                 await client.mset(dict.fromkeys(markers, b"1"))
         except (RedisError, OSError) as exc:
@@ -213,8 +213,8 @@ async def run_projector(settings: Settings, threshold: float) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, task.cancel)
-    log.info("projecting %s into Redis (prefix %r)", settings.topic_scores,
-             settings.redis_prefix)
+    log.info("projecting %s into Redis (prefix %r)", settings.topics.scores,
+             settings.redis.prefix)
     with contextlib.suppress(asyncio.CancelledError):
         await task
     log.info("projector stopped")

@@ -8,25 +8,22 @@ disagree stop the worker with a message that says which and what to do.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams.runtime.broker_watchdog import bootstrap_addresses
+from streams.kafka_clients import KafkaSetupError, check_kafka_login, kafka_client_config
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class TopicLayoutError(RuntimeError):
+class TopicLayoutError(KafkaSetupError):
     """The topics cannot be co-partitioned as they are; the message says how to fix it."""
 
 
@@ -38,50 +35,40 @@ class TopicSpec:
 
 
 def changelog_topic(settings: Settings) -> str:
-    return f"{settings.app_id}-customer-state-changelog"
+    """The state table's changelog topic (Faust's name for it).
+
+    >>> changelog_topic(Settings())
+    'relscore-customer-state-changelog'
+    """
+    return f"{settings.worker.app_id}-customer-state-changelog"
 
 
 def required_topics(settings: Settings) -> list[TopicSpec]:
     """Every topic relscore reads or writes, with its partitions and config."""
-    n = settings.partitions
+    n = settings.topics.partitions
     plain: dict[str, str] = {}
     compacted = {"cleanup.policy": "compact"}
     return [
-        *(TopicSpec(name, n, plain) for name in settings.input_topics),
-        TopicSpec(settings.topic_rekey, n, plain),
+        *(TopicSpec(name, n, plain) for name in settings.topics.inputs),
+        TopicSpec(settings.topics.rekey, n, plain),
         TopicSpec(changelog_topic(settings), n, compacted),
-        TopicSpec(settings.topic_scores, n, compacted),
-        TopicSpec(settings.topic_alerts, n, plain),
-        TopicSpec(settings.topic_dlq, n, plain),
+        TopicSpec(settings.topics.scores, n, compacted),
+        TopicSpec(settings.topics.alerts, n, plain),
+        TopicSpec(settings.topics.dlq, n, plain),
     ]
-
-
-def kafka_client_config(settings: Settings) -> dict[str, Any]:
-    """kafka-python connection settings (bootstrap and security) from ``settings``."""
-    config: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap.split(","),
-        "security_protocol": settings.kafka_security_protocol,
-    }
-    if settings.kafka_sasl_mechanism:
-        config["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        config["sasl_plain_username"] = settings.kafka_sasl_username
-        config["sasl_plain_password"] = settings.kafka_sasl_password
-    if settings.kafka_ssl_cafile:
-        config["ssl_cafile"] = settings.kafka_ssl_cafile
-    return config
 
 
 def ensure_topics(settings: Settings) -> dict[str, int]:
     """Create missing topics and check partition counts; returns name -> partitions."""
-    check_kafka_login(settings)
+    check_kafka_login(settings.kafka, settings.worker.app_id)
     try:
         admin = KafkaAdminClient(
-            client_id=f"{settings.app_id}-setup", request_timeout_ms=30000,
-            **kafka_client_config(settings),
+            client_id=f"{settings.worker.app_id}-setup", request_timeout_ms=30000,
+            **kafka_client_config(settings.kafka),
         )
     except KafkaError as exc:
         raise TopicLayoutError(
-            f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc.__class__.__name__}); "
+            f"cannot reach Kafka at {settings.kafka.bootstrap} ({exc.__class__.__name__}); "
             "start it with `relscore stack up` or set RELSCORE_KAFKA_BOOTSTRAP"
         ) from exc
     try:
@@ -96,7 +83,7 @@ def ensure_topics(settings: Settings) -> dict[str, int]:
                         NewTopic(
                             name=spec.name,
                             num_partitions=spec.partitions,
-                            replication_factor=settings.replication_factor,
+                            replication_factor=settings.topics.replication_factor,
                             topic_configs=dict(spec.config),
                         )
                         for spec in missing
@@ -108,85 +95,6 @@ def ensure_topics(settings: Settings) -> dict[str, int]:
         admin.close()
     check_copartitioning(settings, counts)
     return counts
-
-
-class KafkaLoginError(TopicLayoutError):
-    """Kafka answers but refuses the TLS handshake or the SASL login of these settings."""
-
-
-def check_kafka_login(settings: Settings, timeout_s: float = 15.0) -> None:
-    """Fail fast, with a message naming the problem, when Kafka refuses our TLS or SASL login.
-
-    kafka-python's admin client retries a failed SASL login until its bootstrap timeout and
-    then reports only a timeout ("cannot reach Kafka"), so a wrong password looked like a
-    broker outage. One connection with aiokafka (the client Faust uses) gets the broker's own
-    answer. Does nothing for PLAINTEXT; an unreachable broker is left to the caller's client.
-    The message names the user and the variables to check, never the password.
-    """
-    if settings.kafka_security_protocol == "PLAINTEXT":
-        return
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(_login_once(settings, timeout_s))
-        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
-            outcome.append(exc)
-
-    # A thread of its own, so this works whether or not the caller runs an event loop.
-    thread = threading.Thread(target=run, name="relscore-kafka-login-check", daemon=True)
-    thread.start()
-    thread.join(timeout_s * 3)
-    if outcome:
-        raise outcome[0]
-
-
-async def _login_once(settings: Settings, timeout_s: float) -> None:
-    import ssl
-
-    from aiokafka import errors as aerrors
-    from aiokafka.conn import create_conn
-
-    config = aiokafka_client_config(settings)
-    del config["bootstrap_servers"]
-    protocol = settings.kafka_security_protocol
-    for host, port in bootstrap_addresses(settings.kafka_bootstrap):
-        where = f"Kafka at {host}:{port}"
-        try:
-            conn = await asyncio.wait_for(
-                create_conn(host, port, client_id=f"{settings.app_id}-login-check",
-                            request_timeout_ms=int(timeout_s * 1000), **config),
-                timeout_s,
-            )
-        except ssl.SSLCertVerificationError as exc:
-            raise KafkaLoginError(
-                f"TLS handshake with {where} failed: the broker's certificate is not trusted "
-                f"({exc.verify_message}); set RELSCORE_KAFKA_SSL_CAFILE to the CA that signed "
-                "it and check that the certificate names the host in RELSCORE_KAFKA_BOOTSTRAP"
-            ) from None
-        except ssl.SSLError as exc:
-            raise KafkaLoginError(
-                f"TLS handshake with {where} failed ({exc.reason or exc.__class__.__name__}); "
-                f"is that listener {protocol}? Check RELSCORE_KAFKA_SECURITY_PROTOCOL"
-            ) from None
-        except (aerrors.SaslAuthenticationFailed, aerrors.AuthenticationFailedError,
-                aerrors.IllegalSaslStateError) as exc:
-            detail = str(exc) or exc.__class__.__name__
-            raise KafkaLoginError(
-                f"authentication failed: {where} refused the SASL "
-                f"{settings.kafka_sasl_mechanism} login of user "
-                f"{settings.kafka_sasl_username!r} ({detail}); check "
-                "RELSCORE_KAFKA_SASL_USERNAME and RELSCORE_KAFKA_SASL_PASSWORD"
-            ) from None
-        except aerrors.UnsupportedSaslMechanismError as exc:
-            raise KafkaLoginError(
-                f"{where} does not accept RELSCORE_KAFKA_SASL_MECHANISM="
-                f"{settings.kafka_sasl_mechanism} ({exc})"
-            ) from None
-        except (OSError, TimeoutError, aerrors.KafkaError):
-            continue  # not reachable (or not answering): try the next bootstrap address
-        conn.close()
-        return
 
 
 def _partition_counts(admin: KafkaAdminClient, names: list[str],
@@ -206,9 +114,9 @@ def _partition_counts(admin: KafkaAdminClient, names: list[str],
 
 def check_copartitioning(settings: Settings, counts: Mapping[str, int]) -> None:
     """Refuse to start when the scoring agent's topics cannot share one partitioning."""
-    scored = [*settings.input_topics, settings.topic_rekey, changelog_topic(settings)]
+    scored = [*settings.topics.inputs, settings.topics.rekey, changelog_topic(settings)]
     found = {name: counts.get(name, 0) for name in scored}
-    if len(set(found.values())) == 1 and settings.partitions in found.values():
+    if len(set(found.values())) == 1 and settings.topics.partitions in found.values():
         return
     listing = ", ".join(f"{name}={count}" for name, count in found.items())
     unseen = [name for name, count in found.items() if count == 0]
@@ -217,34 +125,18 @@ def check_copartitioning(settings: Settings, counts: Mapping[str, int]) -> None:
             f"topics {', '.join(unseen)} do not show in the broker's metadata after 30 s; "
             "check that the broker is healthy and that this user may describe them"
         )
-    agreed = {found[name] for name in settings.input_topics}
-    if len(agreed) == 1 and next(iter(agreed)) != settings.partitions:
+    agreed = {found[name] for name in settings.topics.inputs}
+    if len(agreed) == 1 and next(iter(agreed)) != settings.topics.partitions:
         hint = (
             f"the input topics agree on {next(iter(agreed))} partitions: set "
-            f"RELSCORE_PARTITIONS={next(iter(agreed))} (and recreate {settings.topic_rekey} and "
+            f"RELSCORE_PARTITIONS={next(iter(agreed))} (and recreate {settings.topics.rekey} and "
             f"{changelog_topic(settings)} if they exist with another count)"
         )
     else:
         hint = (
             "every input topic must have the same partition count, keyed by customer_id, so "
             "that one customer's events meet one table partition; recreate the odd topics with "
-            f"RELSCORE_PARTITIONS={settings.partitions} partitions, or mirror them into such topics"
+            f"RELSCORE_PARTITIONS={settings.topics.partitions} partitions, or mirror them into "
+            "such topics"
         )
     raise TopicLayoutError(f"partition counts do not match ({listing}): {hint}")
-
-
-def aiokafka_client_config(settings: Settings) -> dict[str, Any]:
-    """aiokafka connection settings (bootstrap and security) from ``settings``."""
-    config: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
-        "security_protocol": settings.kafka_security_protocol,
-    }
-    if settings.kafka_sasl_mechanism:
-        config["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        config["sasl_plain_username"] = settings.kafka_sasl_username
-        config["sasl_plain_password"] = settings.kafka_sasl_password
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        import ssl
-
-        config["ssl_context"] = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
-    return config

@@ -76,7 +76,7 @@ def register_views(app: faust.App, settings: Settings, cfg: ScoringConfig,
     @app.page("/healthz")
     class Health(View):
         async def get(self, request: Request) -> Response:
-            return self.json({"status": "ok", "app": settings.app_id})
+            return self.json({"status": "ok", "app": settings.worker.app_id})
 
     @app.page("/customers/{customer_id}")
     class Customer(View):
@@ -111,7 +111,7 @@ def register_views(app: faust.App, settings: Settings, cfg: ScoringConfig,
             if not 1 <= limit <= MAX_AT_RISK:
                 return error(self, 400, "bad_limit",
                              f"limit must be an integer 1..{MAX_AT_RISK}, got {raw_limit!r}")
-            prefix = settings.redis_prefix
+            prefix = settings.redis.prefix
             try:
                 client = redis()
                 rows = await client.zrange(f"{prefix}at_risk", 0, limit - 1, withscores=True)
@@ -123,7 +123,7 @@ def register_views(app: faust.App, settings: Settings, cfg: ScoringConfig,
                 log.warning("at-risk query failed: %s", exc.__class__.__name__)
                 return error(self, 503, "read_model_unavailable",
                              "the Redis read model is not reachable; scores are still on the "
-                             f"{settings.topic_scores} topic")
+                             f"{settings.topics.scores} topic")
             return self.json({"threshold": cfg.alerts.threshold,
                               "customers": decode_at_risk(rows, details)})
 

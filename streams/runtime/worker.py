@@ -7,8 +7,9 @@ import logging
 import faust
 
 from scorers.config import ScoringConfig
+from streams.kafka_clients import KafkaSetupError
 from streams.runtime.app import create_app
-from streams.runtime.topic_layout import TopicLayoutError, ensure_topics
+from streams.runtime.topic_layout import ensure_topics
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -18,18 +19,18 @@ def run_worker(settings: Settings, cfg: ScoringConfig) -> int:
     """Check the topic layout, then run the worker until SIGTERM/SIGINT; returns the exit code."""
     try:
         counts = ensure_topics(settings)
-    except TopicLayoutError as exc:
+    except KafkaSetupError as exc:
         log.error("%s", exc)
         return 2
     log.info(
         "topics ready (%d partitions each); scorer version %s; web on %s:%d",
-        counts[settings.topic_purchases], cfg.scorer_version, settings.web_host,
-        settings.web_port,
+        counts[settings.topics.purchases], cfg.scorer_version, settings.web.host,
+        settings.web.port,
     )
     app = create_app(settings, cfg)
     # Faust installs its own log handler; the CLI's would print every line twice.
     logging.getLogger().handlers.clear()
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker = faust.Worker(app, loglevel=settings.worker.log_level, quiet=True)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

@@ -13,12 +13,12 @@ def service_url(settings: Settings) -> str:
     >>> service_url(Settings())
     'http://127.0.0.1:6066'
     """
-    host = settings.web_host
+    host = settings.web.host
     if host in ("", "0.0.0.0", "::", "[::]"):
         host = "127.0.0.1"
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"http://{host}:{settings.web_port}"
+    return f"http://{host}:{settings.web.port}"
 
 
 def customer_lines(body: dict[str, object]) -> list[str]:

@@ -8,7 +8,7 @@ import orjson
 from kafka import KafkaProducer
 
 from scorers.events import InvalidEvent, Limits, parse_payload, validate_event
-from streams.runtime.topic_layout import kafka_client_config
+from streams.kafka_clients import kafka_client_config
 from streams.settings import Settings
 from streams.tools.offline_scoring import FILE_TOPICS
 
@@ -16,9 +16,9 @@ from streams.tools.offline_scoring import FILE_TOPICS
 def topic_names(settings: Settings) -> dict[str, str]:
     """File topic names (``purchases`` ...) to the configured topic names."""
     return {
-        "purchases": settings.topic_purchases,
-        "support-tickets": settings.topic_tickets,
-        "interactions": settings.topic_interactions,
+        "purchases": settings.topics.purchases,
+        "support-tickets": settings.topics.tickets,
+        "interactions": settings.topics.interactions,
     }
 
 
@@ -27,8 +27,8 @@ def produce_file(
 ) -> tuple[int, list[tuple[int, str]]]:
     """Send each line of ``path``; returns (sent, [(line number, error)] rejected)."""
     names = topic_names(settings)
-    limits = Limits(settings.max_payload_bytes, settings.max_future_skew_ms)
-    producer = KafkaProducer(linger_ms=5, **kafka_client_config(settings))
+    limits = Limits(settings.worker.max_payload_bytes, settings.worker.max_future_skew_ms)
+    producer = KafkaProducer(linger_ms=5, **kafka_client_config(settings.kafka))
     sent = 0
     rejected: list[tuple[int, str]] = []
     try:

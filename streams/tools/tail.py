@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer
 
-from streams.runtime.topic_layout import kafka_client_config
+from streams.kafka_clients import kafka_client_config
 from streams.settings import Settings
 
 
@@ -37,15 +37,15 @@ def tail(
     from_beginning: bool, limit: int | None,
 ) -> int:
     """Print messages of ``what`` (scores, alerts, dlq); returns how many were printed."""
-    topic = {"scores": settings.topic_scores, "alerts": settings.topic_alerts,
-             "dlq": settings.topic_dlq}[what]
+    topic = {"scores": settings.topics.scores, "alerts": settings.topics.alerts,
+             "dlq": settings.topics.dlq}[what]
     consumer = KafkaConsumer(
         topic,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
         group_id=None,
         consumer_timeout_ms=float("inf") if follow else 3000,
-        **kafka_client_config(settings),
+        **kafka_client_config(settings.kafka),
     )
     printed = 0
     try:

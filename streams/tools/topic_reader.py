@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient
 
-from streams.runtime.topic_layout import kafka_client_config
+from streams.kafka_clients import kafka_client_config
+from streams.runtime.group_offsets import group_lag
 from streams.settings import Settings
 
 Message = dict[str, Any]
@@ -19,7 +19,7 @@ Message = dict[str, Any]
 def read_all(settings: Settings, topic: str, timeout: float = 10.0) -> list[Message]:
     """Every message currently in ``topic`` (decoded JSON), in partition/offset order."""
     consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
-                             **kafka_client_config(settings))
+                             **kafka_client_config(settings.kafka))
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
@@ -60,48 +60,6 @@ def latest_by_customer(messages: list[Message]) -> dict[str, Message]:
     return {message["customer_id"]: message for message in messages}
 
 
-def committed_offsets(settings: Settings, topics: Sequence[str]) -> dict[tuple[str, int], int]:
-    """The worker group's committed offset of every partition of ``topics`` (0 if none)."""
-    admin = KafkaAdminClient(**kafka_client_config(settings))
-    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
-                             **kafka_client_config(settings))
-    try:
-        committed = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
-        offsets: dict[tuple[str, int], int] = {}
-        for topic in topics:
-            for partition in sorted(consumer.partitions_for_topic(topic) or set()):
-                meta = committed.get(TopicPartition(topic, partition))
-                offsets[(topic, partition)] = max(0, meta.offset) if meta is not None else 0
-        return offsets
-    finally:
-        consumer.close()
-        admin.close()
-
-
-def group_lag(settings: Settings, topics: list[str]) -> int:
-    """Messages in ``topics`` not yet committed by the worker group (``settings.app_id``)."""
-    admin = KafkaAdminClient(**kafka_client_config(settings))
-    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
-                             **kafka_client_config(settings))
-    try:
-        committed = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
-        tps = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or set())
-        ]
-        ends = consumer.end_offsets(tps)
-        lag = 0
-        for tp in tps:
-            meta = committed.get(tp)
-            done = meta.offset if meta is not None and meta.offset >= 0 else 0
-            lag += max(0, ends[tp] - done)
-        return lag
-    finally:
-        consumer.close()
-        admin.close()
-
-
 def wait_caught_up(settings: Settings, timeout: float = 120.0, poll: float = 0.5,
                    *, include_rekey: bool = True) -> None:
     """Wait until the worker group has committed every input and re-key record.
@@ -111,7 +69,7 @@ def wait_caught_up(settings: Settings, timeout: float = 120.0, poll: float = 0.5
     """
     # In wall-clock mode the re-key topic also carries the worker's own ticks, so it is never
     # quiet for long: callers then wait on the input topics alone.
-    topics = [*settings.input_topics, *([settings.topic_rekey] if include_rekey else [])]
+    topics = [*settings.topics.inputs, *([settings.topics.rekey] if include_rekey else [])]
     deadline = time.monotonic() + timeout
     lag = -1
     while time.monotonic() < deadline:
@@ -120,5 +78,5 @@ def wait_caught_up(settings: Settings, timeout: float = 120.0, poll: float = 0.5
             return
         time.sleep(poll)
     raise TimeoutError(
-        f"worker group {settings.app_id} still {lag} records behind after {timeout} s"
+        f"worker group {settings.worker.app_id} still {lag} records behind after {timeout} s"
     )

@@ -17,7 +17,6 @@ with apt-get (as root), otherwise the tests fail and say how to install it.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import os
 import re
@@ -51,7 +50,7 @@ from streams.laptop.worker_process import WorkerProcess
 from streams.runtime import metrics
 from streams.settings import ENV_PREFIX, Settings
 from streams.tools.topic_reader import wait_caught_up
-from tests.integration.conftest import EventProducer, free_port
+from tests.support.stack_fixtures import EventProducer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -69,7 +68,7 @@ PROMETHEUS_SYNTHETIC = {"up"}
 # Dashboard metrics that only get samples once such an event happens (none does in the
 # scripted population); before that the worker declares them (HELP/TYPE) without samples.
 DECLARED_UNTIL_USED = {"relscore_dlq_messages_total", "relscore_redis_errors_total"}
-SETTINGS_ENV = {ENV_PREFIX + f.name.upper() for f in dataclasses.fields(Settings)}
+SETTINGS_ENV = set(Settings.variables())
 
 StartWorker = Callable[..., WorkerProcess]
 
@@ -473,10 +472,9 @@ def test_every_relscore_variable_is_a_settings_field_and_from_env_accepts_the_va
         assert relscore, where
         unknown = set(relscore) - SETTINGS_ENV
         assert not unknown, f"{where}: not Settings fields: {sorted(unknown)}"
-        settings = Settings.from_env(relscore)
+        settings = Settings.from_env(relscore).to_env()
         for key, value in relscore.items():
-            field = key.removeprefix(ENV_PREFIX).lower()
-            assert str(getattr(settings, field)) == value, f"{where}: {key}={value!r}"
+            assert settings[key] == value, f"{where}: {key}={value!r}"
 
     secret_keys = set(k8s_resource("Secret")["stringData"])
     assert secret_keys <= SETTINGS_ENV, f"Secret keys must be Settings variables: {secret_keys}"
@@ -510,8 +508,8 @@ def test_compose_worker_ports_and_addresses_agree_with_settings() -> None:
     settings = Settings.from_env(env_mapping(worker["environment"]))
 
     # The published port reaches the worker's web server.
-    assert (settings.web_port, settings.web_port) in compose_ports(worker)
-    assert settings.web_host == "0.0.0.0", "the web server must listen beyond the container"
+    assert (settings.web.port, settings.web.port) in compose_ports(worker)
+    assert settings.web.host == "0.0.0.0", "the web server must listen beyond the container"
 
     # The image: built from the repository's Dockerfile, its entry point runs `relscore worker`.
     assert worker["build"] == "."
@@ -520,11 +518,11 @@ def test_compose_worker_ports_and_addresses_agree_with_settings() -> None:
 
     # Kafka and Redis addresses point at the compose services' container ports.
     kafka_env = env_mapping(services["kafka"]["environment"])
-    assert f"PLAINTEXT://{settings.kafka_bootstrap}" in kafka_env[
+    assert f"PLAINTEXT://{settings.kafka.bootstrap}" in kafka_env[
         "KAFKA_ADVERTISED_LISTENERS"].split(",")
-    kafka_host, kafka_port = settings.kafka_bootstrap.split(":")
+    kafka_host, kafka_port = settings.kafka.bootstrap.split(":")
     assert kafka_host == "kafka" and f":{kafka_port}" in kafka_env["KAFKA_LISTENERS"]
-    redis = urllib.parse.urlsplit(settings.redis_url)
+    redis = urllib.parse.urlsplit(settings.redis.url)
     assert redis.hostname == "redis"
     assert redis.port in [container for _, container in compose_ports(services["redis"])]
     assert services["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}", (
@@ -532,7 +530,7 @@ def test_compose_worker_ports_and_addresses_agree_with_settings() -> None:
 
     # The data directory is the worker's volume.
     mounts = [str(volume).split(":") for volume in worker["volumes"]]
-    assert settings.data_dir in [mount[1] for mount in mounts]
+    assert settings.worker.data_dir in [mount[1] for mount in mounts]
 
 
 def test_compose_published_ports_match_the_settings_defaults_for_host_clients() -> None:
@@ -541,8 +539,8 @@ def test_compose_published_ports_match_the_settings_defaults_for_host_clients() 
     and Kafka must advertise a listener that a host client can reach at that address."""
     defaults = Settings()
     services = compose()["services"]
-    kafka_host_port = int(defaults.kafka_bootstrap.rsplit(":", 1)[1])
-    redis_host_port = urllib.parse.urlsplit(defaults.redis_url).port
+    kafka_host_port = int(defaults.kafka.bootstrap.rsplit(":", 1)[1])
+    redis_host_port = urllib.parse.urlsplit(defaults.redis.url).port
     assert kafka_host_port in [published for published, _ in compose_ports(services["kafka"])]
     assert redis_host_port in [published for published, _ in compose_ports(services["redis"])]
     kafka_env = env_mapping(services["kafka"]["environment"])
@@ -552,7 +550,7 @@ def test_compose_published_ports_match_the_settings_defaults_for_host_clients() 
                       if address == f"localhost:{kafka_host_port}"]
     assert host_listeners, (
         f"Kafka advertises {kafka_env['KAFKA_ADVERTISED_LISTENERS']}: a client bootstrapping "
-        f"from the host at {defaults.kafka_bootstrap} is told to reconnect to an address it "
+        f"from the host at {defaults.kafka.bootstrap} is told to reconnect to an address it "
         f"cannot resolve; add a listener advertised as localhost:{kafka_host_port}"
     )
     listeners = dict(listener.split("://", 1)
@@ -567,10 +565,10 @@ def test_dockerfile_exposes_the_web_port_and_runs_the_worker() -> None:
     env = Settings.from_env(dockerfile_env())
     exposed = [int(port.split("/")[0]) for keyword, rest in instructions if keyword == "EXPOSE"
                for port in rest.split()]
-    assert exposed == [env.web_port]
+    assert exposed == [env.web.port]
     compose_worker = Settings.from_env(env_mapping(compose()["services"]["worker"]["environment"]))
     k8s_worker = Settings.from_env(k8s_worker_env())
-    assert compose_worker.web_port == k8s_worker.web_port == env.web_port
+    assert compose_worker.web.port == k8s_worker.web.port == env.web.port
 
     entrypoint = json.loads(dict(instructions)["ENTRYPOINT"])
     cmd = json.loads(dict(instructions)["CMD"])
@@ -606,9 +604,9 @@ def test_prometheus_scrapes_the_worker_web_port() -> None:
     services = compose()["services"]
     worker = Settings.from_env(env_mapping(services["worker"]["environment"]))
     projector = Settings.from_env(env_mapping(services["projector"]["environment"]))
-    assert targets == [f"worker:{worker.web_port}", f"projector:{projector.web_port + 1}"]
+    assert targets == [f"worker:{worker.web.port}", f"projector:{projector.web.port + 1}"]
     assert services["projector"]["command"] == ["project"]
-    assert worker.projector == "off", "compose runs the projector apart: the worker must not"
+    assert worker.worker.projector == "off", "compose runs the projector apart: the worker must not"
     # Compose mounts this directory where the config file is read from.
     command = services["prometheus"]["command"]
     assert "--config.file=/etc/prometheus/prometheus.yml" in command
@@ -624,7 +622,7 @@ def test_k8s_projector_runs_apart_from_the_workers_on_the_metrics_port_it_serves
     assert container["args"] == ["project"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     settings = Settings.from_env({k: v for k, v in env.items() if v is not None})
-    port = settings.web_port + 1  # `relscore project --metrics-port` default
+    port = settings.web.port + 1  # `relscore project --metrics-port` default
     assert [p["containerPort"] for p in container["ports"]] == [port]
     assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)
     assert env["RELSCORE_KAFKA_BOOTSTRAP"] == worker_env["RELSCORE_KAFKA_BOOTSTRAP"]
@@ -642,15 +640,15 @@ def test_k8s_worker_ports_probes_and_config_agree_with_settings() -> None:
     assert build_parser().parse_args(container["args"]).command == "worker"
 
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-    assert ports == {"http": settings.web_port}
+    assert ports == {"http": settings.web.port}
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
         get = container[probe]["httpGet"]
         assert get["path"] == "/healthz", probe
-        assert ports.get(get["port"], get["port"]) == settings.web_port, probe
+        assert ports.get(get["port"], get["port"]) == settings.web.port, probe
 
     annotations = pod["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
-    assert int(annotations["prometheus.io/port"]) == settings.web_port
+    assert int(annotations["prometheus.io/port"]) == settings.web.port
     assert annotations["prometheus.io/path"] == "/metrics"
     assert container["resources"]["requests"] and container["resources"]["limits"]
 
@@ -660,25 +658,25 @@ def test_k8s_worker_ports_probes_and_config_agree_with_settings() -> None:
     service = k8s_resource("Service")
     assert service["spec"]["selector"].items() <= labels.items()
     [service_port] = service["spec"]["ports"]
-    assert service_port["port"] == settings.web_port
-    assert ports.get(service_port["targetPort"], service_port["targetPort"]) == settings.web_port
+    assert service_port["port"] == settings.web.port
+    assert ports.get(service_port["targetPort"], service_port["targetPort"]) == settings.web.port
     pdb = k8s_resource("PodDisruptionBudget")
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert pdb["spec"].get("maxUnavailable", 0) == 1 or pdb["spec"].get("minAvailable") == 1
 
     # The memory table store rebuilds from the changelog, which is why a Deployment is enough.
-    assert settings.table_store == "memory://"
+    assert settings.worker.table_store == "memory://"
     # The data directory is a writable volume (the root file system is read-only).
     mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
-    assert settings.data_dir in mounts
+    assert settings.worker.data_dir in mounts
 
 
 def test_k8s_scoring_config_is_mounted_where_config_path_points_and_loads(
     tmp_path: Path,
 ) -> None:
     settings = Settings.from_env(k8s_worker_env())
-    assert settings.config_path is not None
-    config_dir, file_name = settings.config_path.rsplit("/", 1)
+    assert settings.worker.config_path is not None
+    config_dir, file_name = settings.worker.config_path.rsplit("/", 1)
     container = worker_container()
     volumes = {v["name"]: v for v in worker_deployment()["spec"]["template"]["spec"]["volumes"]}
     [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == config_dir]
@@ -800,7 +798,7 @@ def test_every_dashboard_metric_is_on_a_running_workers_metrics_page(
 
     lag = poll("consumer lag from the Faust gauges drops to 0", lag_by_partition, timeout=30,
                detail=lambda: seen)
-    assert {topic for topic, _ in lag} >= set(settings.input_topics)
+    assert {topic for topic, _ in lag} >= set(settings.topics.inputs)
 
 
 # --------------------------------------------------------------------------- (e) Prometheus
@@ -871,7 +869,7 @@ def test_real_prometheus_scrapes_a_running_worker_and_the_dashboard_queries_retu
         "scrape_configs": [{
             "job_name": "relscore",
             "metrics_path": "/metrics",
-            "static_configs": [{"targets": [f"127.0.0.1:{settings.web_port}"]}],
+            "static_configs": [{"targets": [f"127.0.0.1:{settings.web.port}"]}],
         }],
     })
 
@@ -888,7 +886,7 @@ def test_real_prometheus_scrapes_a_running_worker_and_the_dashboard_queries_retu
 
     up = prom_api(url, "query", query='up{job="relscore"}')["data"]["result"]
     assert [(s["metric"]["instance"], s["value"][1]) for s in up] == [
-        (f"127.0.0.1:{settings.web_port}", "1")]
+        (f"127.0.0.1:{settings.web.port}", "1")]
     names = prom_api(url, "label/__name__/values")["data"]
     assert len([n for n in names if n.startswith("relscore_")]) >= 10, names
 

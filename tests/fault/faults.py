@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from kafka.admin import KafkaAdminClient
 
+from streams.kafka_clients import kafka_client_config
 from streams.laptop.worker_process import WorkerProcess
-from streams.runtime.topic_layout import kafka_client_config
 from streams.settings import Settings
 from tests.support.fault_harness import Report
 
@@ -51,10 +51,10 @@ def latest_generation(workers: list[WorkerProcess], group: str) -> int:
 
 
 def group_members(settings: Settings) -> int:
-    """How many members the worker group (``settings.app_id``) has right now."""
-    admin = KafkaAdminClient(**kafka_client_config(settings))
+    """How many members the worker group (``settings.worker.app_id``) has right now."""
+    admin = KafkaAdminClient(**kafka_client_config(settings.kafka))
     try:
-        group = admin.describe_groups([settings.app_id])[settings.app_id]
+        group = admin.describe_groups([settings.worker.app_id])[settings.worker.app_id]
         return len(group["members"])
     finally:
         admin.close()

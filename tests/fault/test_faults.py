@@ -46,10 +46,12 @@ from streams.laptop.stack import (
     stop_kafka,
     stop_redis,
 )
+from streams.laptop.stack_settings import StackSettings
 from streams.laptop.worker_process import WorkerProcess
+from streams.runtime.group_offsets import group_lag
 from streams.settings import Settings
 from streams.tools.offline_scoring import OfflineResult
-from streams.tools.topic_reader import group_lag, wait_caught_up
+from streams.tools.topic_reader import wait_caught_up
 from tests.fault.faults import (
     generations,
     group_members,
@@ -60,8 +62,8 @@ from tests.fault.faults import (
     verdict,
     wait_until,
 )
-from tests.integration.conftest import free_port
 from tests.support.fault_harness import CLOCK, Phase, Workload, check, feed
+from tests.support.stack_fixtures import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +77,7 @@ OWN_STACK = " (give the fault tests a stack of their own: RELSCORE_* ports)"
 
 def other_port(settings: Settings) -> int:
     port = free_port()
-    while port == settings.web_port:
+    while port == settings.web.port:
         port = free_port()
     return port
 
@@ -83,14 +85,15 @@ def other_port(settings: Settings) -> int:
 def two_workers(settings: Settings) -> dict[str, dict[str, Any]]:
     """Per-worker overrides: own web port and data directory, short session timeout."""
     common = {"session_timeout_s": SESSION_TIMEOUT_S, "web_advertised_host": "127.0.0.1"}
+    data_dir = settings.worker.data_dir
     return {
-        "a": {**common, "web_port": settings.web_port, "data_dir": settings.data_dir + "-a"},
-        "b": {**common, "web_port": other_port(settings), "data_dir": settings.data_dir + "-b"},
+        "a": {**common, "web_port": settings.web.port, "data_dir": data_dir + "-a"},
+        "b": {**common, "web_port": other_port(settings), "data_dir": data_dir + "-b"},
     }
 
 
 def input_lag(settings: Settings) -> int:
-    return group_lag(settings, [*settings.input_topics, settings.topic_rekey])
+    return group_lag(settings, [*settings.topics.inputs, settings.topics.rekey])
 
 
 def metric(worker: WorkerProcess, name: str) -> float:
@@ -107,19 +110,19 @@ def heavy_phases(workload: Workload) -> list[int]:
 
 
 def test_broker_gone_exits_nonzero(
-    stack: Settings, settings: Settings, start_worker: StartWorker,
+    local_stack: StackSettings, settings: Settings, start_worker: StartWorker,
 ) -> None:
     """With the broker gone past RELSCORE_BROKER_TIMEOUT_S the worker exits with code 3 and
     says why, instead of hanging."""
-    if stack_status(stack).kafka_pid is None:
+    if stack_status(local_stack).kafka_pid is None:
         pytest.fail("Kafka was not started by relscore stack: cannot stop it" + OWN_STACK)
     timeout_s = 15.0
     worker = start_worker(settings, broker_timeout_s=timeout_s)
     assert worker.process is not None
     try:
         gone_at = time.monotonic()  # the broker starts going away now
-        assert stop_kafka(stack), "the broker was not running"
-        assert not port_open(stack.kafka_port)
+        assert stop_kafka(local_stack), "the broker was not running"
+        assert not port_open(local_stack.kafka_port)
         try:
             code = worker.process.wait(timeout_s + 30)
         except subprocess.TimeoutExpired as exc:
@@ -127,7 +130,7 @@ def test_broker_gone_exits_nonzero(
                                  f"went away:\n{worker.log_tail()}") from exc
         waited = time.monotonic() - gone_at
     finally:
-        start_kafka(stack)
+        start_kafka(local_stack)
     log = worker.log_path.read_text(errors="replace")
     print(f"worker exited with {code} {waited:.1f} s after the broker stopped")
     assert code == 3, worker.log_tail()
@@ -136,10 +139,10 @@ def test_broker_gone_exits_nonzero(
 
 
 def test_broker_restart_mid_stream(
-    stack: Settings, settings: Settings, start_worker: StartWorker, workload: Workload,
+    local_stack: StackSettings, settings: Settings, start_worker: StartWorker, workload: Workload,
     expected: OfflineResult, fault_seed: int,
 ) -> None:
-    if stack_status(stack).kafka_pid is None:
+    if stack_status(local_stack).kafka_pid is None:
         pytest.fail("Kafka was not started by relscore stack: cannot restart it" + OWN_STACK)
     rng = random.Random(f"{fault_seed}:broker")
     worker = start_worker(settings, session_timeout_s=SESSION_TIMEOUT_S)
@@ -151,21 +154,22 @@ def test_broker_restart_mid_stream(
             return
         time.sleep(rng.uniform(0.1, 1.0))
         facts["lag_at_restart"] = input_lag(settings)
-        facts["broker_pid_before"] = stack_status(stack).kafka_pid
+        facts["broker_pid_before"] = stack_status(local_stack).kafka_pid
         started = time.monotonic()
-        restart = threading.Thread(target=restart_kafka, args=(stack,), daemon=True)
+        restart = threading.Thread(target=restart_kafka, args=(local_stack,), daemon=True)
         restart.start()
-        wait_until(lambda: not port_open(stack.kafka_port), 60, "the broker's port never closed")
+        wait_until(lambda: not port_open(local_stack.kafka_port), 60,
+                   "the broker's port never closed")
         facts["port_closed_after_s"] = round(time.monotonic() - started, 1)
         restart.join(180)
         assert not restart.is_alive(), "restart_kafka did not return"
         facts["broker_back_after_s"] = round(time.monotonic() - started, 1)
-        facts["broker_pid_after"] = stack_status(stack).kafka_pid
+        facts["broker_pid_after"] = stack_status(local_stack).kafka_pid
 
     feed(workload, settings, after_send=inject, timeout=240)
     print(f"seed {fault_seed}: broker restart after phase {restart_after}: {facts}")
     assert facts["broker_pid_before"] != facts["broker_pid_after"], facts
-    assert port_open(stack.kafka_port)
+    assert port_open(local_stack.kafka_port)
     assert worker.process is not None and worker.process.poll() is None, (
         "the worker did not ride out the broker restart:\n" + worker.log_tail())
     report = check(workload, settings, DEFAULT_CONFIG, expected=expected)
@@ -189,7 +193,7 @@ def test_kill_9_one_of_two_workers_three_times_loses_nothing(
         delay = rng.uniform(0.1, 1.5)
         time.sleep(delay)
         victim = workers[name]
-        generation = latest_generation(list(workers.values()), settings.app_id)
+        generation = latest_generation(list(workers.values()), settings.worker.app_id)
         lag = input_lag(settings)
         victim.kill()
         assert victim.process is not None
@@ -197,7 +201,7 @@ def test_kill_9_one_of_two_workers_three_times_loses_nothing(
                       "delay_s": round(delay, 2), "lag_at_kill": lag,
                       "exit": victim.process.returncode, "generation_before": generation})
         workers[name] = start_worker(settings, name=name, **overrides[name])
-        kills[-1]["generation_after"] = latest_generation([workers[name]], settings.app_id)
+        kills[-1]["generation_after"] = latest_generation([workers[name]], settings.worker.app_id)
 
     feed(workload, settings, after_send=inject, timeout=240)
     print(f"seed {fault_seed}: kills {kills}")
@@ -227,7 +231,7 @@ def test_rebalance_worker_joins_leaves_and_rejoins(
             return
         time.sleep(rng.uniform(0.0, 0.5))
         everyone = [first, *second]
-        before = latest_generation(everyone, settings.app_id)
+        before = latest_generation(everyone, settings.worker.app_id)
         move: dict[str, Any] = {"phase": index, "action": action, "generation_before": before}
         if action == "leave":
             move["exit"] = second[-1].stop()
@@ -235,9 +239,9 @@ def test_rebalance_worker_joins_leaves_and_rejoins(
             second.append(start_worker(settings, name="b", **overrides["b"]))
             everyone.append(second[-1])
         move["seconds_to_new_generation"] = round(wait_until(
-            lambda: latest_generation(everyone, settings.app_id) > before, 90,
+            lambda: latest_generation(everyone, settings.worker.app_id) > before, 90,
             f"{action}: the group never moved to a new generation"), 1)
-        move["generation_after"] = latest_generation(everyone, settings.app_id)
+        move["generation_after"] = latest_generation(everyone, settings.worker.app_id)
         move["members"] = group_members(settings)
         moves.append(move)
 
@@ -248,7 +252,7 @@ def test_rebalance_worker_joins_leaves_and_rejoins(
     assert [move["members"] for move in moves] == [2, 1, 2], moves
     # The first worker went through every rebalance without a restart.
     assert first.process is not None and first.process.poll() is None
-    assert len(set(generations(first, settings.app_id))) >= 4
+    assert len(set(generations(first, settings.worker.app_id))) >= 4
     report = check(workload, settings, DEFAULT_CONFIG, expected=expected)
     verdict(report, allow_redelivered=True, seed=fault_seed)
 
@@ -268,7 +272,7 @@ def test_worker_paused_past_the_session_timeout_changes_nothing_when_it_wakes(
         if index != pause_after:
             return
         time.sleep(rng.uniform(0.1, 1.0))
-        before = latest_generation([active, paused], settings.app_id)
+        before = latest_generation([active, paused], settings.worker.app_id)
         facts["lag_at_pause"] = input_lag(settings)
         signal_worker(paused, signal.SIGSTOP)
         stopped_at = time.monotonic()
@@ -277,17 +281,17 @@ def test_worker_paused_past_the_session_timeout_changes_nothing_when_it_wakes(
             facts["state_while_paused"] = process_state(paused)
             # The group notices after the session timeout: the active worker rejoins alone.
             facts["seconds_to_takeover"] = round(wait_until(
-                lambda: latest_generation([active], settings.app_id) > before
+                lambda: latest_generation([active], settings.worker.app_id) > before
                 and group_members(settings) == 1,
                 SESSION_TIMEOUT_S + 60, "the paused worker was never removed from the group"), 1)
-            facts["generation_without_b"] = latest_generation([active], settings.app_id)
+            facts["generation_without_b"] = latest_generation([active], settings.worker.app_id)
             wait_caught_up(settings, timeout=120)  # the active worker did the paused one's share
             time.sleep(max(0.0, SESSION_TIMEOUT_S + 5 - (time.monotonic() - stopped_at)))
             facts["paused_s"] = round(time.monotonic() - stopped_at, 1)
         finally:
             signal_worker(paused, signal.SIGCONT)
         # Awake, it finds itself out of the group and joins again: one more generation.
-        wait_until(lambda: latest_generation([active, paused], settings.app_id)
+        wait_until(lambda: latest_generation([active, paused], settings.worker.app_id)
                    > facts["generation_without_b"], 90, "the woken worker never rejoined")
         facts["members_after_wake"] = group_members(settings)
 
@@ -302,10 +306,10 @@ def test_worker_paused_past_the_session_timeout_changes_nothing_when_it_wakes(
 
 
 def test_redis_outage_mid_stream_scoring_unaffected_read_model_converges(
-    stack: Settings, settings: Settings, start_worker: StartWorker, workload: Workload,
+    local_stack: StackSettings, settings: Settings, start_worker: StartWorker, workload: Workload,
     expected: OfflineResult, fault_seed: int,
 ) -> None:
-    if stack_status(stack).redis_pid is None:
+    if stack_status(local_stack).redis_pid is None:
         pytest.fail("Redis was not started by relscore stack: cannot stop it" + OWN_STACK)
     worker = start_worker(settings)
     down_after, up_after = 1, len(workload.phases) - 2
@@ -314,19 +318,19 @@ def test_redis_outage_mid_stream_scoring_unaffected_read_model_converges(
     def inject(phase: Phase, index: int) -> None:
         if index == down_after:
             time.sleep(0.3)
-            facts["stopped"] = stop_redis(stack)
-            facts["port_open_while_down"] = port_open(stack.redis_port)
+            facts["stopped"] = stop_redis(local_stack)
+            facts["port_open_while_down"] = port_open(local_stack.redis_port)
         elif index == up_after:
             wait_caught_up(settings, timeout=180)  # scoring went on without Redis
             facts["redis_errors_seen"] = metric(worker, "relscore_redis_errors_total")
             facts["pending_while_down"] = metric(worker, "relscore_redis_pending_customers")
-            start_redis(stack)
-            facts["port_open_after"] = port_open(stack.redis_port)
+            start_redis(local_stack)
+            facts["port_open_after"] = port_open(local_stack.redis_port)
 
     try:
         feed(workload, settings, after_send=inject, timeout=240)
     finally:
-        start_redis(stack)  # whatever happened, later tests need Redis
+        start_redis(local_stack)  # whatever happened, later tests need Redis
     print(f"seed {fault_seed}: redis outage between phases {down_after} and {up_after}: {facts}")
     assert facts["stopped"] and not facts["port_open_while_down"], facts
     assert facts["redis_errors_seen"] > 0, "the projector never noticed Redis was down"
@@ -379,7 +383,7 @@ def test_cold_recovery_rebuilds_the_same_state_from_the_changelog(
     customers = sorted(expected.scores)
     before = snapshot(first, customers)
     assert first.stop() == 0
-    data_dir = Path(first.settings.data_dir)
+    data_dir = Path(first.settings.worker.data_dir)
     shutil.rmtree(data_dir, ignore_errors=True)
     assert not data_dir.exists()
 

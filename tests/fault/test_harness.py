@@ -69,7 +69,7 @@ def test_phases_alternate_clock_and_events_with_one_topic_per_customer_and_round
         assert len(covered) == workload.partitions * 3, "a clock event on every topic-partition"
         topics: dict[str, set[str]] = {}
         for e in events.events:
-            assert tick - SETTINGS.allowed_lateness_ms < e["ts"] <= tick - 10_000
+            assert tick - SETTINGS.worker.allowed_lateness_ms < e["ts"] <= tick - 10_000
             topics.setdefault(e["customer_id"], set()).add(e["topic"])
         assert all(len(t) == 1 for t in topics.values())
 

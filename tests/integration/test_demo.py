@@ -12,21 +12,25 @@ import pytest
 from kafka.admin import KafkaAdminClient
 
 from scorers.config import DEFAULT_CONFIG
+from streams.kafka_clients import kafka_client_config
 from streams.laptop.demo import BANDS, run_demo
-from streams.runtime.topic_layout import kafka_client_config, required_topics
+from streams.laptop.stack_settings import StackSettings
+from streams.runtime.topic_layout import required_topics
 from streams.settings import Settings
 from streams.tools.topic_reader import latest_by_customer, read_all
-from tests.integration.conftest import free_port
+from tests.support.stack_fixtures import free_port
 
 pytestmark = pytest.mark.integration
 
 
-def test_the_demo_summary_matches_the_output_topics(stack: Settings, tmp_path: Path) -> None:
-    base = dataclasses.replace(stack, web_port=free_port(), web_host="127.0.0.1",
-                               run_dir=str(tmp_path / "run"))
+def test_the_demo_summary_matches_the_output_topics(
+    stack: Settings, local_stack: StackSettings, tmp_path: Path
+) -> None:
+    base = stack.override(web_port=free_port(), web_host="127.0.0.1")
+    own_run_dir = dataclasses.replace(local_stack, run_dir=str(tmp_path / "run"))
     printed: list[str] = []
-    result = run_demo(base, DEFAULT_CONFIG, customers=16, days=60, seed=3, rate=150,
-                      keep_topics=True, echo=printed.append, interactive=False)
+    result = run_demo(base, DEFAULT_CONFIG, stack=own_run_dir, customers=16, days=60, seed=3,
+                      rate=150, keep_topics=True, echo=printed.append, interactive=False)
     demo = result.settings
     assert demo is not None
     try:
@@ -34,16 +38,17 @@ def test_the_demo_summary_matches_the_output_topics(stack: Settings, tmp_path: P
         summary, sim = result.summary, result.simulation
         assert summary is not None and sim is not None
         # The run used topics and a group of its own, and stopped its worker.
-        assert demo.topic_scores != stack.topic_scores and demo.app_id != stack.app_id
-        assert demo.topic_scores.startswith("demo-")
+        assert demo.topics.scores != stack.topics.scores
+        assert demo.worker.app_id != stack.worker.app_id
+        assert demo.topics.scores.startswith("demo-")
         with pytest.raises(urllib.error.URLError):
-            urllib.request.urlopen(f"http://127.0.0.1:{demo.web_port}/healthz", timeout=2)
+            urllib.request.urlopen(f"http://127.0.0.1:{demo.web.port}/healthz", timeout=2)
         assert result.worker_pid is None
 
-        scores = read_all(demo, demo.topic_scores)
-        alerts = read_all(demo, demo.topic_alerts)
+        scores = read_all(demo, demo.topics.scores)
+        alerts = read_all(demo, demo.topics.alerts)
         latest = latest_by_customer(scores)
-        dlq = read_all(demo, demo.topic_dlq)
+        dlq = read_all(demo, demo.topics.dlq)
 
         # Same alerts, same customers at risk, same bands as the topics hold.
         assert len(summary.alerts) == len(alerts) > 0
@@ -76,10 +81,10 @@ def test_the_demo_summary_matches_the_output_topics(stack: Settings, tmp_path: P
             assert customer.customer_id in text
         assert "score path: " in text and " -> " in text
         assert "events/s" in text and "lag:" in text
-        assert f"http://127.0.0.1:{demo.web_port}/" in text
+        assert f"http://127.0.0.1:{demo.web.port}/" in text
         assert "relscore demo --keep-stack" in text
     finally:
-        admin = KafkaAdminClient(**kafka_client_config(demo))
+        admin = KafkaAdminClient(**kafka_client_config(demo.kafka))
         try:
             names = {spec.name for spec in required_topics(demo)}
             admin.delete_topics(sorted(names & set(admin.list_topics())))

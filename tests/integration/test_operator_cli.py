@@ -13,14 +13,14 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from streams.kafka_clients import kafka_client_config
 from streams.laptop.scenario import scripted_population
 from streams.laptop.simulator import SimSpec, simulate
-from streams.laptop.worker_process import WorkerProcess, settings_env
-from streams.runtime.topic_layout import kafka_client_config
+from streams.laptop.worker_process import WorkerProcess
 from streams.settings import Settings
 from streams.tools.event_file_sender import topic_names
 from streams.tools.topic_reader import latest_by_customer, read_all, wait_caught_up
-from tests.integration.conftest import EventProducer, free_port
+from tests.support.stack_fixtures import EventProducer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -32,14 +32,14 @@ def relscore(settings: Settings, *args: str, timeout: float = 120.0,
     return subprocess.run(
         [sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True,
         timeout=timeout, check=False,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **settings_env(settings), **env},
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **settings.to_env(), **env},
     )
 
 
 def raw_records(settings: Settings, topic: str) -> list[tuple[int, bytes | None, bytes]]:
     """(partition, key, value) of every record of ``topic``, in partition/offset order."""
     consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
-                             **kafka_client_config(settings))
+                             **kafka_client_config(settings.kafka))
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
         consumer.assign(tps)
@@ -81,11 +81,11 @@ def test_customer_and_tail_answer_from_the_running_service(
     for phase in scripted_population(loyal=1, churning=1, newcomers=0):
         produce.events(phase)
         wait_caught_up(settings)
-    produce.raw(settings.topic_purchases, b"{not json", b"loyal-0")
+    produce.raw(settings.topics.purchases, b"{not json", b"loyal-0")
     wait_caught_up(settings)
-    web = {"RELSCORE_WEB_HOST": "127.0.0.1", "RELSCORE_WEB_PORT": str(settings.web_port)}
-    latest = latest_by_customer(read_all(settings, settings.topic_scores))
-    alerts = read_all(settings, settings.topic_alerts)
+    web = {"RELSCORE_WEB_HOST": "127.0.0.1", "RELSCORE_WEB_PORT": str(settings.web.port)}
+    latest = latest_by_customer(read_all(settings, settings.topics.scores))
+    alerts = read_all(settings, settings.topics.alerts)
     assert worker.process is not None
 
     done = relscore(settings, "customer", "churning-0", **web)
@@ -119,7 +119,7 @@ def test_customer_and_tail_answer_from_the_running_service(
     done = relscore(settings, "tail", "scores", "--from-beginning", "--no-follow",
                     "--customer", "loyal-0")
     assert done.returncode == 0, done.stderr
-    loyal = [m for m in read_all(settings, settings.topic_scores)
+    loyal = [m for m in read_all(settings, settings.topics.scores)
              if m["customer_id"] == "loyal-0"]
     assert len(done.stdout.splitlines()) == len(loyal) > 0
     assert all(line.split()[1] == "loyal-0" for line in done.stdout.splitlines())

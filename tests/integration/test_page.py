@@ -19,8 +19,8 @@ from streams.laptop.scenario import EPOCH_MS, complaints, healthy_history, ticke
 from streams.laptop.worker_process import WorkerProcess
 from streams.settings import Settings
 from streams.tools.topic_reader import read_all, wait_caught_up
-from tests.integration.conftest import ROOT, EventProducer
 from tests.support.browser import Browser
+from tests.support.stack_fixtures import ROOT, EventProducer
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,7 @@ def test_the_page_shows_the_customers_at_risk_and_the_alerts_and_follows_new_eve
     first = at_risk_when(worker, lambda ids: "churning-0" in ids)
     assert "loyal-0" not in [c["customer_id"] for c in first]
     assert "churning-1" not in [c["customer_id"] for c in first]
-    alert_ids = [a["alert_id"] for a in read_all(settings, settings.topic_alerts)]
+    alert_ids = [a["alert_id"] for a in read_all(settings, settings.topics.alerts)]
     assert alert_ids
 
     async def drive() -> None:
@@ -95,7 +95,7 @@ def test_the_page_shows_the_customers_at_risk_and_the_alerts_and_follows_new_eve
             rows = expected_rows(second)
             shown = await browser.wait_for(DOM_AT_RISK, lambda shown: shown == rows)
             assert {"churning-0", "churning-1"} <= {cid for cid, _ in shown}
-            alerts = read_all(settings, settings.topic_alerts)
+            alerts = read_all(settings, settings.topics.alerts)
             new_ids = {a["alert_id"] for a in alerts if a["customer_id"] == "churning-1"}
             assert new_ids
             await browser.wait_for(DOM_ALERTS, lambda feed: new_ids <= set(feed))

@@ -20,12 +20,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from scorers.config import DEFAULT_CONFIG
 from scorers.model import band_of
 from streams.laptop.scenario import healthy_history, scripted_population
-from streams.laptop.worker_process import WorkerProcess, settings_env
+from streams.laptop.worker_process import WorkerProcess
 from streams.runtime.band_gauge import BAND_NAMES
 from streams.settings import Settings
 from streams.tools.offline_scoring import OfflineResult, score_lines
 from streams.tools.topic_reader import latest_by_customer, read_all, wait_caught_up
-from tests.integration.conftest import EventProducer
+from tests.support.stack_fixtures import EventProducer
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +55,8 @@ def test_scripted_history_gives_expected_scores_and_exactly_the_expected_alerts(
 
     everything = [event for phase in phases for event in phase]
     expected = offline(everything)
-    scores = latest_by_customer(read_all(settings, settings.topic_scores))
-    alerts = read_all(settings, settings.topic_alerts)
+    scores = latest_by_customer(read_all(settings, settings.topics.scores))
+    alerts = read_all(settings, settings.topics.alerts)
 
     assert set(scores) == set(expected.scores)
     for customer, message in expected.scores.items():
@@ -77,7 +77,7 @@ def test_scripted_history_gives_expected_scores_and_exactly_the_expected_alerts(
     out = tmp_path / "out"
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", "score", str(events_file), "--out", str(out)],
-        capture_output=True, text=True, env={**settings_env(settings), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
         check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -96,7 +96,7 @@ def test_bad_input_goes_to_the_dlq_with_a_reason_and_scoring_goes_on(
     worker = start_worker(settings)
     good = healthy_history("steady", days=30)
     produce.events(good[: len(good) // 2])
-    purchases = settings.topic_purchases
+    purchases = settings.topics.purchases
     valid = orjson.loads(orjson.dumps({k: v for k, v in good[0].items() if k != "topic"}))
     bad: list[tuple[str, bytes | None, bytes | None, str]] = [
         (purchases, b"{not json", b"steady", "not_json"),
@@ -112,7 +112,7 @@ def test_bad_input_goes_to_the_dlq_with_a_reason_and_scoring_goes_on(
         (purchases, b"\xff\xfe\x00garbage", None, "not_json"),
         (purchases, orjson.dumps({**valid, "event_id": "x4", "customer_id": "ste\u200bady"}),
          b"steady", "bad_id"),
-        (settings.topic_tickets, orjson.dumps({**valid, "event_id": "x5"}), b"steady",
+        (settings.topics.tickets, orjson.dumps({**valid, "event_id": "x5"}), b"steady",
          "missing_field"),
         (purchases, orjson.dumps({**valid, "event_id": "x6", "ts": 4_102_444_800_000}),
          b"steady", "future_timestamp"),
@@ -126,10 +126,10 @@ def test_bad_input_goes_to_the_dlq_with_a_reason_and_scoring_goes_on(
     produce.events(good[len(good) // 2 :])
     wait_caught_up(settings)
 
-    dlq = read_all(settings, settings.topic_dlq)
+    dlq = read_all(settings, settings.topics.dlq)
     assert Counter(m["reason"] for m in dlq) == Counter(reason for *_, reason in bad)
     for message in dlq:
-        assert message["source_topic"] in (purchases, settings.topic_tickets)
+        assert message["source_topic"] in (purchases, settings.topics.tickets)
         assert isinstance(message["offset"], int) and isinstance(message["partition"], int)
         assert message["error"]
     binary = next(m for m in dlq if m["raw_encoding"] == "base64")
@@ -137,7 +137,7 @@ def test_bad_input_goes_to_the_dlq_with_a_reason_and_scoring_goes_on(
     oversized = next(m for m in dlq if m["reason"] == "oversized")
     assert "65536" in oversized["error"]
 
-    scores = latest_by_customer(read_all(settings, settings.topic_scores))
+    scores = latest_by_customer(read_all(settings, settings.topics.scores))
     assert scores["steady"]["events_seen"] == len(good)
     assert unicodedata.normalize("NFC", "José") in scores
     assert worker.process is not None and worker.process.poll() is None, "worker died"
@@ -164,13 +164,13 @@ def test_restart_recovers_state_and_repeats_no_alert(
     produce.events(sour)
     wait_caught_up(settings)
     assert first.stop() == 0
-    alerts_before = read_all(settings, settings.topic_alerts)
+    alerts_before = read_all(settings, settings.topics.alerts)
 
     # A new worker with an empty local store rebuilds the table from its changelog.
-    second = start_worker(settings, name="second", data_dir=settings.data_dir + "-2")
+    second = start_worker(settings, name="second", data_dir=settings.worker.data_dir + "-2")
     # Its band counts are rebuilt from the recovered rows, before any new event arrives.
     recovered = Counter(band_of(m["score"]) for m in
-                        latest_by_customer(read_all(settings, settings.topic_scores)).values())
+                        latest_by_customer(read_all(settings, settings.topics.scores)).values())
     wanted = {band: float(recovered.get(band, 0)) for band in BAND_NAMES}
     deadline = time.monotonic() + 30
     while (counted := band_gauges(second)) != wanted:
@@ -181,11 +181,11 @@ def test_restart_recovers_state_and_repeats_no_alert(
     wait_caught_up(settings)
 
     expected = offline(healthy + sour + storm)
-    alerts = read_all(settings, settings.topic_alerts)
+    alerts = read_all(settings, settings.topics.alerts)
     assert alert_ids(alerts) == alert_ids(expected.alerts)
     assert len(alerts) == len(set(alert_ids(alerts)))
     assert set(alert_ids(alerts_before)) <= set(alert_ids(alerts))
-    scores = latest_by_customer(read_all(settings, settings.topic_scores))
+    scores = latest_by_customer(read_all(settings, settings.topics.scores))
     for customer, message in expected.scores.items():
         assert scores[customer]["score"] == pytest.approx(message["score"], abs=0.1)
         assert scores[customer]["events_seen"] == message["events_seen"], customer
@@ -202,29 +202,27 @@ def band_gauges(worker: WorkerProcess) -> dict[str, float]:
 def test_worker_refuses_topics_that_cannot_be_copartitioned(
     stack: Settings, tmp_path: Path
 ) -> None:
-    import dataclasses
-
     from kafka.admin import KafkaAdminClient, NewTopic
 
-    from streams.runtime.topic_layout import kafka_client_config
+    from streams.kafka_clients import kafka_client_config
 
     tag = f"mismatch-{uuid.uuid4().hex[:8]}"
-    settings = dataclasses.replace(
-        stack, app_id=f"relscore-{tag}", topic_purchases=f"{tag}.purchases",
+    settings = stack.override(
+        app_id=f"relscore-{tag}", topic_purchases=f"{tag}.purchases",
         topic_tickets=f"{tag}.support-tickets", topic_interactions=f"{tag}.interactions",
         topic_rekey=f"{tag}.rekey", topic_scores=f"{tag}.scores", topic_alerts=f"{tag}.alerts",
         topic_dlq=f"{tag}.dlq",
     )
-    admin = KafkaAdminClient(**kafka_client_config(settings))
+    admin = KafkaAdminClient(**kafka_client_config(settings.kafka))
     try:
-        admin.create_topics([NewTopic(settings.topic_tickets, 3, 1)])
+        admin.create_topics([NewTopic(settings.topics.tickets, 3, 1)])
     finally:
         admin.close()
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", "worker"],
         capture_output=True, text=True, timeout=120, check=False,
-        env={**settings_env(settings), "PATH": "/usr/bin:/bin"},
+        env={**settings.to_env(), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 2
     assert "partition counts do not match" in done.stderr
-    assert f"{settings.topic_tickets}=3" in done.stderr
+    assert f"{settings.topics.tickets}=3" in done.stderr

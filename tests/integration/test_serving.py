@@ -20,10 +20,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.laptop.scenario import scripted_population
 from streams.laptop.stack import start_redis, stop_redis
-from streams.laptop.worker_process import WorkerProcess, settings_env
+from streams.laptop.stack_settings import StackSettings
+from streams.laptop.worker_process import WorkerProcess
 from streams.settings import Settings
 from streams.tools.topic_reader import latest_by_customer, read_all, wait_caught_up
-from tests.integration.conftest import EventProducer
+from tests.support.stack_fixtures import EventProducer
 
 pytestmark = pytest.mark.integration
 
@@ -39,9 +40,9 @@ def get_json(url: str) -> tuple[int, Any]:
 
 
 def read_model(settings: Settings) -> tuple[dict[str, float], dict[str, float]]:
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis.Redis.from_url(settings.redis.url)
     try:
-        prefix = settings.redis_prefix
+        prefix = settings.redis.prefix
         scores = {m.decode(): s for m, s in client.zrange(f"{prefix}scores", 0, -1,
                                                           withscores=True)}
         at_risk = {m.decode(): s for m, s in client.zrange(f"{prefix}at_risk", 0, -1,
@@ -80,21 +81,22 @@ def metric(url: str, name: str, labels: dict[str, str] | None = None) -> float:
 
 
 def test_read_model_holds_the_final_scores_and_converges_after_a_redis_outage(
-    settings: Settings, start_worker: StartWorker, produce: EventProducer
+    settings: Settings, local_stack: StackSettings, start_worker: StartWorker,
+    produce: EventProducer,
 ) -> None:
     worker = start_worker(settings)
     healthy, sour, storm = scripted_population(loyal=3, churning=2, newcomers=1)
     produce.events(healthy)
     wait_caught_up(settings)
-    topic_scores = latest_by_customer(read_all(settings, settings.topic_scores))
+    topic_scores = latest_by_customer(read_all(settings, settings.topics.scores))
     wait_for_read_model(settings, {c: m["score"] for c, m in topic_scores.items()})
 
-    stop_redis(settings)
+    stop_redis(local_stack)
     try:
         produce.events(sour)
         produce.events(storm)
         wait_caught_up(settings)  # scoring goes on without Redis
-        during = latest_by_customer(read_all(settings, settings.topic_scores))
+        during = latest_by_customer(read_all(settings, settings.topics.scores))
         assert during["churning-0"]["score"] < 60, "scores kept flowing during the outage"
         deadline = time.monotonic() + 30
         while metric(worker.url, "relscore_redis_errors_total") == 0:
@@ -102,16 +104,16 @@ def test_read_model_holds_the_final_scores_and_converges_after_a_redis_outage(
             time.sleep(0.3)
         assert metric(worker.url, "relscore_redis_pending_customers") > 0
     finally:
-        start_redis(settings)
+        start_redis(local_stack)
 
     # Redis came back empty (no persistence): the projector rebuilds it from the topic.
     expected = {c: m["score"] for c, m in during.items()}
     _, at_risk = wait_for_read_model(settings, expected)
     assert at_risk == {c: s for c, s in expected.items() if s < 60}
     assert set(at_risk) == {"churning-0", "churning-1"}
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
     try:
-        row = client.hgetall(f"{settings.redis_prefix}customer:churning-0")
+        row = client.hgetall(f"{settings.redis.prefix}customer:churning-0")
     finally:
         client.close()
     assert float(row["score"]) == expected["churning-0"]
@@ -129,7 +131,7 @@ def test_http_api_answers_for_every_customer_from_either_worker(
     for phase in (healthy, sour, storm):
         produce.events(phase)
         wait_caught_up(settings)
-    scores = latest_by_customer(read_all(settings, settings.topic_scores))
+    scores = latest_by_customer(read_all(settings, settings.topics.scores))
     wait_for_read_model(settings, {c: m["score"] for c, m in scores.items()})
 
     for worker in (first, second):
@@ -166,10 +168,10 @@ def test_http_api_answers_for_every_customer_from_either_worker(
 
 
 def _other_port(settings: Settings) -> int:
-    from tests.integration.conftest import free_port
+    from tests.support.stack_fixtures import free_port
 
     port = free_port()
-    while port == settings.web_port:
+    while port == settings.web.port:
         port = free_port()
     return port
 
@@ -183,13 +185,13 @@ def test_standalone_projector_keeps_redis_when_the_worker_does_not(
         produce.events(events)
     wait_caught_up(settings)
     expected = {c: m["score"] for c, m in
-                latest_by_customer(read_all(settings, settings.topic_scores)).items()}
+                latest_by_customer(read_all(settings, settings.topics.scores)).items()}
     assert read_model(settings) == ({}, {}), "the worker projected although told not to"
     assert metric(worker.url, "relscore_redis_customers_written_total") == 0
 
     metrics_port = _other_port(settings)
     log_path = tmp_path / "project.log"
-    env = {**os.environ, **settings_env(settings)}
+    env = {**os.environ, **settings.to_env()}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "project", "--metrics-port",

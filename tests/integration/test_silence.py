@@ -3,7 +3,6 @@ of its own, and a replay of the same input gives the same alerts."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +19,7 @@ from streams.runtime.topic_layout import ensure_topics
 from streams.settings import Settings
 from streams.tools.offline_scoring import score_lines
 from streams.tools.topic_reader import read_all, wait_caught_up
-from tests.integration.conftest import EventProducer
+from tests.support.stack_fixtures import EventProducer
 
 pytestmark = pytest.mark.integration
 
@@ -60,13 +59,13 @@ def test_a_silent_customer_alerts_once_on_time_and_a_replay_gives_the_same_alert
     history = sorted(healthy_history("quiet", days=120, start_ms=start), key=lambda e: e["ts"])
     last_event = max(e["ts"] for e in history)
     # Other customers keep every partition's event-time clock moving for 150 more days.
-    beats = heartbeats(clock_customers(settings.partitions), last_event + DAY_MS, 150)
+    beats = heartbeats(clock_customers(settings.topics.partitions), last_event + DAY_MS, 150)
     produce.events(history)
     produce.events(beats)
     wait_caught_up(settings)
-    assert read_all(settings, settings.topic_dlq) == []
+    assert read_all(settings, settings.topics.dlq) == []
 
-    alerts = [a for a in read_all(settings, settings.topic_alerts) if a["customer_id"] == "quiet"]
+    alerts = [a for a in read_all(settings, settings.topics.alerts) if a["customer_id"] == "quiet"]
     below = [a for a in alerts if a["type"] == "below_threshold"]
     assert len(below) == 1, alerts
     alert = below[0]
@@ -74,32 +73,33 @@ def test_a_silent_customer_alerts_once_on_time_and_a_replay_gives_the_same_alert
     assert 30 < silent_days < 150, silent_days
     details = " ".join(d["detail"] for d in alert["drivers"])
     assert "no purchase in" in details and "no contact in" in details, details
-    scores = [m for m in read_all(settings, settings.topic_scores) if m["customer_id"] == "quiet"]
+    scores = [m for m in read_all(settings, settings.topics.scores) if m["customer_id"] == "quiet"]
     crossing = next(m for m in scores if m["as_of"] == alert["as_of"])
     assert crossing["reason"] == "decay" and crossing["score"] == alert["score"]
 
     # The offline scorer, with the same per-partition clocks, finds the same alerts.
     expected = score_lines([orjson.dumps(e) for e in history + beats], DEFAULT_CONFIG,
-                           reference_ms=None, partitions=settings.partitions,
-                           allowed_lateness_ms=settings.allowed_lateness_ms)
+                           reference_ms=None, partitions=settings.topics.partitions,
+                           allowed_lateness_ms=settings.worker.allowed_lateness_ms)
     quiet_expected = [a for a in expected.alerts if a["customer_id"] == "quiet"]
     assert without_emitted_at(alerts) == without_emitted_at(quiet_expected)
 
     # A replay: a new group reads the same input topics from the start into new outputs.
-    tag = settings.app_id + "-replay"
-    replay = dataclasses.replace(
-        settings, app_id=tag, topic_scores=f"{tag}.scores", topic_alerts=f"{tag}.alerts",
+    tag = settings.worker.app_id + "-replay"
+    replay = settings.override(
+        app_id=tag, topic_scores=f"{tag}.scores", topic_alerts=f"{tag}.alerts",
         topic_dlq=f"{tag}.dlq", topic_rekey=f"{tag}.rekey",
-        data_dir=settings.data_dir + "-replay", redis_prefix=settings.redis_prefix + "replay:",
+        data_dir=settings.worker.data_dir + "-replay",
+        redis_prefix=settings.redis.prefix + "replay:",
     )
     ensure_topics(replay)
-    from tests.integration.conftest import free_port
+    from tests.support.stack_fixtures import free_port
 
     start_worker(replay, name="replay", web_port=free_port())
     wait_caught_up(replay)
-    replayed = read_all(replay, replay.topic_alerts)
+    replayed = read_all(replay, replay.topics.alerts)
     assert without_emitted_at(replayed) == without_emitted_at(read_all(settings,
-                                                                       settings.topic_alerts))
+                                                                       settings.topics.alerts))
 
 
 def test_wall_clock_mode_alerts_a_customer_silent_up_to_now(
@@ -114,7 +114,7 @@ def test_wall_clock_mode_alerts_a_customer_silent_up_to_now(
     deadline = time.monotonic() + 60
     alerts: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
-        alerts = read_all(settings, settings.topic_alerts)
+        alerts = read_all(settings, settings.topics.alerts)
         if any(a["type"] == "below_threshold" for a in alerts):
             break
         time.sleep(0.5)

@@ -18,7 +18,7 @@ import redis
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from streams.laptop.stack import stack_down, stack_status, stack_up
-from streams.settings import Settings
+from streams.laptop.stack_settings import StackSettings
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def _port_open(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
     if shutil.which("java") is None:
         pytest.fail("java is not installed (apt-get install -y openjdk-17-jre-headless maven)")
     if shutil.which("redis-server") is None and os.geteuid() != 0:
@@ -45,7 +45,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     if busy:
         pytest.fail(f"ports {busy} are already in use; the test needs {PORTS} free")
     run_dir = tmp_path_factory.mktemp("stack")
-    test_settings = Settings(
+    test_settings = StackSettings(
         run_dir=str(run_dir),
         kafka_port=KAFKA_PORT,
         kafka_controller_port=CONTROLLER_PORT,
@@ -65,7 +65,7 @@ def _topics(bootstrap: str) -> list[str]:
         admin.close()
 
 
-def test_up_makes_both_answer(settings: Settings) -> None:
+def test_up_makes_both_answer(settings: StackSettings) -> None:
     status = stack_up(settings)
 
     assert status.kafka_up and status.redis_up
@@ -84,7 +84,7 @@ def test_up_makes_both_answer(settings: Settings) -> None:
         client.close()
 
 
-def test_second_up_is_idempotent(settings: Settings) -> None:
+def test_second_up_is_idempotent(settings: StackSettings) -> None:
     first = stack_up(settings)
     started = time.monotonic()
     second = stack_up(settings)
@@ -94,7 +94,7 @@ def test_second_up_is_idempotent(settings: Settings) -> None:
     assert stack_status(settings) == second
 
 
-def test_down_stops_both_and_up_keeps_kafka_data(settings: Settings) -> None:
+def test_down_stops_both_and_up_keeps_kafka_data(settings: StackSettings) -> None:
     status = stack_up(settings)
     admin = KafkaAdminClient(bootstrap_servers=status.kafka_bootstrap)
     try:

@@ -9,9 +9,12 @@ import faust
 import pytest
 from redis.asyncio.connection import SSLConnection
 
-from streams.runtime.app import broker_credentials
+from streams.kafka_clients import (
+    aiokafka_client_config,
+    faust_broker_credentials,
+    kafka_client_config,
+)
 from streams.runtime.projector import redis_client
-from streams.runtime.topic_layout import aiokafka_client_config, kafka_client_config
 from streams.settings import Settings, SettingsError
 
 SECRET = "S3NT1NEL-xyz"
@@ -42,9 +45,9 @@ def test_secure_environment_reaches_kafka_python_aiokafka_faust_and_redis(
     ca_file: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = Settings.from_env(secure_env(ca_file))
-    assert settings.web_host == "127.0.0.1"
+    assert settings.web.host == "127.0.0.1"
 
-    kp = kafka_client_config(settings)
+    kp = kafka_client_config(settings.kafka)
     assert kp["security_protocol"] == "SASL_SSL"
     assert kp["sasl_mechanism"] == "SCRAM-SHA-512"
     assert (kp["sasl_plain_username"], kp["sasl_plain_password"]) == ("relscore", SECRET)
@@ -58,11 +61,11 @@ def test_secure_environment_reaches_kafka_python_aiokafka_faust_and_redis(
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
     monkeypatch.setattr(ssl, "create_default_context", context)
-    ak = aiokafka_client_config(settings)
+    ak = aiokafka_client_config(settings.kafka)
     assert ak["security_protocol"] == "SASL_SSL" and ak["sasl_mechanism"] == "SCRAM-SHA-512"
     assert ak["sasl_plain_password"] == SECRET and isinstance(ak["ssl_context"], ssl.SSLContext)
 
-    creds = broker_credentials(settings)
+    creds = faust_broker_credentials(settings.kafka)
     assert isinstance(creds, faust.SASLCredentials)
     assert creds.protocol.value == "SASL_SSL" and creds.mechanism.value == "SCRAM-SHA-512"
     assert creds.password == SECRET and creds.ssl_context is not None
@@ -87,13 +90,13 @@ def test_settings_repr_hides_every_secret(ca_file: str, url: str) -> None:
     settings = Settings.from_env(env)
     for text in (repr(settings), str(settings), f"{settings}", f"{settings!r}"):
         assert SECRET not in text
-        assert "127.0.0.1:26390" in text and "kafka_sasl_username='relscore'" in text
+        assert "127.0.0.1:26390" in text and "sasl_username='relscore'" in text
     assert "ssl_cert_reqs=required" in repr(settings) or "?" not in url
 
 
 def test_redis_url_without_secret_is_shown_as_is() -> None:
-    settings = Settings(redis_url="redis://localhost:16379/0?socket_timeout=5")
-    assert "redis_url='redis://localhost:16379/0?socket_timeout=5'" in repr(settings)
+    settings = Settings().override(redis_url="redis://localhost:16379/0?socket_timeout=5")
+    assert "url='redis://localhost:16379/0?socket_timeout=5'" in repr(settings)
 
 
 def test_refusals_name_the_variable_never_the_secret(ca_file: str, tmp_path: Path) -> None:

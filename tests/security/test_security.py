@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import socket
 import subprocess
@@ -27,10 +26,10 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.laptop.scenario import scripted_population
-from streams.laptop.worker_process import WorkerProcess, settings_env
+from streams.laptop.worker_process import WorkerProcess
 from streams.settings import Settings
 from streams.tools.topic_reader import latest_by_customer, read_all, wait_for
-from tests.security.conftest import (
+from tests.support.secure_fixtures import (
     REDIS_PASSWORD,
     SENTINEL,
     free_port,
@@ -70,11 +69,11 @@ def metric(text: str, name: str, **labels: str) -> float:
 
 
 def redis_scores(settings: Settings, **auth: str) -> dict[str, float]:
-    """The read model's scores, read over TLS as the ACL user of ``settings.redis_url``."""
-    client = redis.Redis.from_url(settings.redis_url, ssl_ca_certs=settings.redis_ca_file,
+    """The read model's scores, read over TLS as the ACL user of ``settings.redis.url``."""
+    client = redis.Redis.from_url(settings.redis.url, ssl_ca_certs=settings.redis.ca_file,
                                   socket_timeout=5, **auth)
     try:
-        rows = client.zrange(f"{settings.redis_prefix}scores", 0, -1, withscores=True)
+        rows = client.zrange(f"{settings.redis.prefix}scores", 0, -1, withscores=True)
         return {bytes(member).decode(): float(score) for member, score in cast(Any, rows)}
     finally:
         client.close()
@@ -107,23 +106,23 @@ def test_worker_scores_over_sasl_ssl_and_projects_to_tls_redis_as_acl_user(
     scoring: tuple[Settings, WorkerProcess],
 ) -> None:
     settings, worker = scoring
-    env = settings_env(settings)
+    env = settings.to_env()
     # Configured through the environment alone (WorkerProcess passes exactly these).
     assert env["RELSCORE_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert env["RELSCORE_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
     assert env["RELSCORE_REDIS_URL"].startswith("rediss://relscore:")
-    assert env["RELSCORE_REDIS_CA_FILE"] == settings.kafka_ssl_cafile
+    assert env["RELSCORE_REDIS_CA_FILE"] == settings.kafka.ssl_cafile
 
     sent = events()
     produce_events(settings, sent)
     wanted = customers_of(sent)
     scores = latest_by_customer(wait_for(
-        settings, settings.topic_scores,
+        settings, settings.topics.scores,
         lambda messages: customers_of(messages) >= wanted
         and latest_by_customer(messages)["churning-0"]["score"] < 60,
         timeout=90,
     ))
-    assert read_all(settings, settings.topic_alerts), "the churning customer raised no alert"
+    assert read_all(settings, settings.topics.alerts), "the churning customer raised no alert"
 
     expected = {customer: message["score"] for customer, message in scores.items()}
     deadline = time.monotonic() + 30
@@ -135,8 +134,8 @@ def test_worker_scores_over_sasl_ssl_and_projects_to_tls_redis_as_acl_user(
 
 def test_web_host_binds_loopback_only(scoring: tuple[Settings, WorkerProcess]) -> None:
     settings, _ = scoring
-    assert settings_env(settings)["RELSCORE_WEB_HOST"] == "127.0.0.1"
-    port = settings.web_port
+    assert settings.to_env()["RELSCORE_WEB_HOST"] == "127.0.0.1"
+    port = settings.web.port
     listening = _listeners(port)
     assert listening == {"127.0.0.1"}, f"port {port} listens on {listening}"
     with socket.create_connection(("127.0.0.1", port), timeout=3):
@@ -158,7 +157,7 @@ def test_no_secret_in_log_metrics_or_repr(scoring: tuple[Settings, WorkerProcess
 
 
 def _run_worker(settings: Settings, work_dir: Path) -> tuple[int, str, str, float]:
-    env = {**os.environ, **settings_env(settings), "RELSCORE_DATA_DIR": str(work_dir / "bad")}
+    env = {**os.environ, **settings.to_env(), "RELSCORE_DATA_DIR": str(work_dir / "bad")}
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", "worker"], env=env, capture_output=True,
@@ -171,7 +170,7 @@ def test_wrong_kafka_password_fails_fast_with_a_clear_message(
     secure_stack: Settings, work_dir: Path
 ) -> None:
     wrong = f"{SENTINEL}-wrong-kafka"
-    bad = dataclasses.replace(secure_stack, kafka_sasl_password=wrong, web_port=free_port(),
+    bad = secure_stack.override(kafka_sasl_password=wrong, web_port=free_port(),
                               app_id="relscore-wrong-password")
     code, out, err, took = _run_worker(bad, work_dir)
     assert code != 0
@@ -186,7 +185,7 @@ def test_untrusted_kafka_certificate_fails_fast_with_a_clear_message(
     secure_stack: Settings, work_dir: Path
 ) -> None:
     other_ca, _ = make_ca(work_dir / "other-ca", "other-ca")
-    bad = dataclasses.replace(secure_stack, kafka_ssl_cafile=str(other_ca),
+    bad = secure_stack.override(kafka_ssl_cafile=str(other_ca),
                               web_port=free_port(), app_id="relscore-untrusted")
     code, out, err, took = _run_worker(bad, work_dir)
     assert code != 0
@@ -202,16 +201,16 @@ def test_wrong_redis_password_keeps_scoring_and_counts_errors(
     wrong = f"{SENTINEL}-wrong-redis"
     settings = isolated(
         secure_stack, work_dir,
-        redis_url=secure_stack.redis_url.replace(REDIS_PASSWORD, wrong),
+        redis_url=secure_stack.redis.url.replace(REDIS_PASSWORD, wrong),
     )
-    assert wrong in settings.redis_url
+    assert wrong in settings.redis.url
     worker = WorkerProcess(settings, work_dir / "worker-bad-redis.log")
     try:
         worker.start().wait_ready(WORKER_START_S)
         sent = events()
         produce_events(settings, sent)
         wanted = customers_of(sent)
-        scores = wait_for(settings, settings.topic_scores,
+        scores = wait_for(settings, settings.topics.scores,
                           lambda messages: customers_of(messages) >= wanted, timeout=90)
         assert scores, "scoring must not depend on Redis"
         deadline = time.monotonic() + 30
@@ -224,7 +223,7 @@ def test_wrong_redis_password_keeps_scoring_and_counts_errors(
     finally:
         worker.stop()
     # Nothing was written, as seen by the real ACL user.
-    assert redis_scores(dataclasses.replace(settings, redis_url=secure_stack.redis_url)) == {}
+    assert redis_scores(settings.override(redis_url=secure_stack.redis.url)) == {}
     log = worker.log_path.read_text(errors="replace")
     assert "redis write of" in log and "AuthenticationError" in log, log[-3000:]
     assert_no_secret("the worker log (stdout and stderr)", log)

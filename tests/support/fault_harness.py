@@ -48,8 +48,8 @@ from kafka.errors import KafkaError
 
 from scorers.config import DAY_MS, HOUR_MS, ScoringConfig
 from scorers.events import Limits
+from streams.kafka_clients import kafka_client_config
 from streams.runtime.partitioning import partition_for
-from streams.runtime.topic_layout import kafka_client_config
 from streams.settings import Settings
 from streams.tools.event_file_sender import topic_names
 from streams.tools.offline_scoring import OfflineResult, score_lines
@@ -132,15 +132,16 @@ class Workload:
 
     def expected(self, cfg: ScoringConfig, settings: Settings) -> OfflineResult:
         """The outcome the offline scorer computes, with the stream's partitions and lateness."""
-        if settings.partitions != self.partitions:
+        if settings.topics.partitions != self.partitions:
             raise ValueError(f"workload made for {self.partitions} partitions, settings have "
-                             f"{settings.partitions}")
-        if settings.allowed_lateness_ms < EARLIEST_MS + 1000:
+                             f"{settings.topics.partitions}")
+        if settings.worker.allowed_lateness_ms < EARLIEST_MS + 1000:
             raise ValueError("the workload needs RELSCORE_ALLOWED_LATENESS_MS >= 56000")
         return score_lines(
             self.lines(), cfg, reference_ms=None,
-            limits=Limits(settings.max_payload_bytes, settings.max_future_skew_ms),
-            partitions=settings.partitions, allowed_lateness_ms=settings.allowed_lateness_ms,
+            limits=Limits(settings.worker.max_payload_bytes, settings.worker.max_future_skew_ms),
+            partitions=settings.topics.partitions,
+            allowed_lateness_ms=settings.worker.allowed_lateness_ms,
         )
 
 
@@ -340,7 +341,8 @@ class Feeder:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.names = topic_names(settings)
-        self.producer = KafkaProducer(acks="all", linger_ms=5, **kafka_client_config(settings))
+        self.producer = KafkaProducer(acks="all", linger_ms=5,
+                                      **kafka_client_config(settings.kafka))
         self.sent = 0
 
     def send(self, events: Iterable[Event]) -> int:
@@ -547,11 +549,11 @@ def read_redis(settings: Settings) -> tuple[dict[str, dict[str, str]], dict[str,
     import redis
 
     extra: dict[str, Any] = {}
-    if settings.redis_ca_file:
-        extra["ssl_ca_certs"] = settings.redis_ca_file
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+    if settings.redis.ca_file:
+        extra["ssl_ca_certs"] = settings.redis.ca_file
+    client = redis.Redis.from_url(settings.redis.url, socket_timeout=5,
                                   socket_connect_timeout=5, **extra)
-    prefix = settings.redis_prefix
+    prefix = settings.redis.prefix
     try:
         def ranked(name: str) -> dict[str, float]:
             rows = cast(list[tuple[bytes, float]],
@@ -613,9 +615,9 @@ def check(workload: Workload, settings: Settings, cfg: ScoringConfig, *,
     """
     want = expected or workload.expected(cfg, settings)
     report = Report(events_expected=want.events, duplicates_expected=want.duplicates)
-    messages = read_all(settings, settings.topic_scores, timeout=60)
+    messages = read_all(settings, settings.topics.scores, timeout=60)
     check_scores(want, messages, report)
-    check_alerts(want, read_all(settings, settings.topic_alerts, timeout=60), report)
+    check_alerts(want, read_all(settings, settings.topics.alerts, timeout=60), report)
     if redis:
         report.redis_checked = True
         latest = latest_by_customer(messages)

@@ -14,8 +14,8 @@ from streams.runtime.processor import Processor, Record
 from streams.settings import Settings
 
 SETTINGS = Settings()
-TOPICS = {"purchases": SETTINGS.topic_purchases, "interactions": SETTINGS.topic_interactions,
-          "support-tickets": SETTINGS.topic_tickets}
+TOPICS = {"purchases": SETTINGS.topics.purchases, "interactions": SETTINGS.topics.interactions,
+          "support-tickets": SETTINGS.topics.tickets}
 
 
 def records(events: list[dict[str, object]], partition: int = 0) -> list[Record]:
@@ -42,7 +42,7 @@ def test_rows_are_returned_not_written_and_follow_the_outputs() -> None:
     result = batch.process(records(healthy_history("c-1", days=30)), table.get)
     assert table == {}, "the batch must not write the table itself"
     assert set(result.updates) == {b"c-1"}
-    assert any(emit.topic == SETTINGS.topic_scores for emit in result.emits)
+    assert any(emit.topic == SETTINGS.topics.scores for emit in result.emits)
     # Applying the same records again on the written rows changes nothing (duplicates).
     table.update(result.updates)
     again = batch.process(records(healthy_history("c-1", days=30)), table.get)
@@ -53,17 +53,17 @@ def test_clock_waits_for_a_topic_with_records_left_to_read() -> None:
     progress = InputProgress(tuple(TOPICS.values()))
     batch = scorer(progress)
     history = healthy_history("c-1", days=120)
-    purchases = [r for r in records(history) if r.topic == SETTINGS.topic_purchases]
-    touches = [r for r in records(history) if r.topic == SETTINGS.topic_interactions]
-    ends = {(SETTINGS.topic_purchases, 0): len(purchases),
-            (SETTINGS.topic_interactions, 0): len(touches),
-            (SETTINGS.topic_tickets, 0): 0, (SETTINGS.topic_rekey, 0): 0}
+    purchases = [r for r in records(history) if r.topic == SETTINGS.topics.purchases]
+    touches = [r for r in records(history) if r.topic == SETTINGS.topics.interactions]
+    ends = {(SETTINGS.topics.purchases, 0): len(purchases),
+            (SETTINGS.topics.interactions, 0): len(touches),
+            (SETTINGS.topics.tickets, 0): 0, (SETTINGS.topics.rekey, 0): 0}
     progress.reset({tp: 0 for tp in ends})
     # All purchases are read first; the interactions are still waiting in their topic.
     first = batch.process(purchases, {}.get, ends)
     clock = batch.schedule.clocks[0]
     assert clock < min(r_ts(r) for r in touches), "the clock ran ahead of unread interactions"
-    decays = [e for e in first.emits if e.topic == SETTINGS.topic_scores
+    decays = [e for e in first.emits if e.topic == SETTINGS.topics.scores
               and orjson.loads(e.value)["reason"] == "decay"]
     assert decays == []
     # Once everything is read, the clock follows the latest event.

@@ -21,8 +21,8 @@ from streams.runtime.consumer import RebalanceSafeConsumer
 from streams.settings import Settings
 
 SETTINGS = Settings()
-STREAM = TP(SETTINGS.topic_purchases, 1)
-NEW_STREAM = TP(SETTINGS.topic_interactions, 3)
+STREAM = TP(SETTINGS.topics.purchases, 1)
+NEW_STREAM = TP(SETTINGS.topics.interactions, 3)
 
 
 class Calls:

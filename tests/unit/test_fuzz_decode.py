@@ -54,10 +54,10 @@ from streams.runtime.processor import KIND_HEADER, Decoded, Emit, Processor, Rec
 from streams.settings import Settings
 
 SETTINGS = Settings()
-LIMITS = Limits(SETTINGS.max_payload_bytes, SETTINGS.max_future_skew_ms)
+LIMITS = Limits(SETTINGS.worker.max_payload_bytes, SETTINGS.worker.max_future_skew_ms)
 NOW = 1_790_000_000_000  # record time of every fuzzed record
-TOPIC_KINDS = {SETTINGS.topic_purchases: PURCHASE, SETTINGS.topic_tickets: TICKET,
-               SETTINGS.topic_interactions: INTERACTION}
+TOPIC_KINDS = {SETTINGS.topics.purchases: PURCHASE, SETTINGS.topics.tickets: TICKET,
+               SETTINGS.topics.interactions: INTERACTION}
 FORBIDDEN_ID_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp")
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -365,7 +365,7 @@ def processor() -> Processor:
     return Processor(SETTINGS, DEFAULT_CONFIG)
 
 
-topics = st.sampled_from([*TOPIC_KINDS, SETTINGS.topic_rekey, "somebody-elses-topic"])
+topics = st.sampled_from([*TOPIC_KINDS, SETTINGS.topics.rekey, "somebody-elses-topic"])
 headers = st.lists(st.tuples(st.sampled_from([KIND_HEADER, "x-trace", ""]),
                              st.sampled_from([b"purchase", b"ticket", b"interaction", b"tick",
                                               b"\xff\xfe", b""])), max_size=3)
@@ -402,14 +402,14 @@ def test_processor_decode_scores_rekeys_or_dead_letters_and_never_raises(record:
         assert out.table_key == out.event.customer_id.encode("utf-8") == record.key
         return
     assert isinstance(out, Emit)
-    if out.topic == SETTINGS.topic_rekey:
+    if out.topic == SETTINGS.topics.rekey:
         # Valid, but keyed otherwise: one hop to the partition of its NFC customer id.
         assert out.value == record.value and out.key != record.key
         assert out.key is not None
         assert unicodedata.normalize("NFC", out.key.decode()) == out.key.decode()
         assert dict(out.headers)[KIND_HEADER].decode() in EVENT_KINDS
         return
-    assert out.topic == SETTINGS.topic_dlq
+    assert out.topic == SETTINGS.topics.dlq
     message = orjson.loads(out.value)
     assert message["reason"] in REJECT_REASONS
     assert (message["partition"], message["offset"]) == (record.partition, record.offset)
@@ -436,10 +436,10 @@ SENTINEL = "SENTINEL-payload-7f3a9c"
 def test_log_records_carry_coordinates_and_never_the_payload(
         value: bytes, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    record = Record(topic=SETTINGS.topic_purchases, partition=3, offset=123_456,
+    record = Record(topic=SETTINGS.topics.purchases, partition=3, offset=123_456,
                     key=SENTINEL.encode(), value=value, timestamp_ms=NOW)
     out = processor().decode(record, now_ms=NOW)
-    assert isinstance(out, Emit) and out.topic == SETTINGS.topic_dlq
+    assert isinstance(out, Emit) and out.topic == SETTINGS.topics.dlq
     reason_code = orjson.loads(out.value)["reason"]
     mine = [r for r in caplog.records if r.name.startswith(("streams", "scorers"))]
     assert mine, "a rejected record must be logged"
@@ -449,16 +449,16 @@ def test_log_records_carry_coordinates_and_never_the_payload(
         assert SENTINEL not in repr(log_record.args)
         assert log_record.exc_info is None and log_record.exc_text is None
     text = " ".join(r.getMessage() for r in mine)
-    assert f"{SETTINGS.topic_purchases}[3]@123456" in text
+    assert f"{SETTINGS.topics.purchases}[3]@123456" in text
     assert reason_code in text
 
 
 def test_a_malformed_tick_is_logged_by_coordinates_only(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    record = Record(topic=SETTINGS.topic_rekey, partition=1, offset=9, key=None,
+    record = Record(topic=SETTINGS.topics.rekey, partition=1, offset=9, key=None,
                     value=b'{"tick_ms": "' + SENTINEL.encode() + b'"}', timestamp_ms=NOW,
                     headers=((KIND_HEADER, b"tick"),))
     assert processor().decode_tick(record) is None
     text = " ".join(r.getMessage() for r in caplog.records)
-    assert f"{SETTINGS.topic_rekey}[1]@9" in text
+    assert f"{SETTINGS.topics.rekey}[1]@9" in text
     assert SENTINEL not in text

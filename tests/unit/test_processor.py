@@ -38,7 +38,7 @@ def test_valid_event_keyed_by_its_customer_is_scored_in_place() -> None:
     step = processor.score(decoded, None, record(purchase()))
     assert step.state is not None
     topics = [emit.topic for emit in step.emits]
-    assert topics == [SETTINGS.topic_scores]
+    assert topics == [SETTINGS.topics.scores]
     message = orjson.loads(step.emits[0].value)
     assert message["customer_id"] == "c-1" and message["reason"] == "event"
 
@@ -46,7 +46,7 @@ def test_valid_event_keyed_by_its_customer_is_scored_in_place() -> None:
 def test_rejects_carry_reason_coordinates_and_raw_bytes() -> None:
     processor = Processor(SETTINGS, DEFAULT_CONFIG)
     out = processor.decode(record(b"\xff\xfe not utf8"), now_ms=NOW)
-    assert isinstance(out, Emit) and out.topic == SETTINGS.topic_dlq
+    assert isinstance(out, Emit) and out.topic == SETTINGS.topics.dlq
     message = orjson.loads(out.value)
     assert message["reason"] == "not_json"
     assert (message["source_topic"], message["partition"], message["offset"]) == (
@@ -68,11 +68,11 @@ def test_event_keyed_otherwise_is_rekeyed_to_its_nfc_customer_id() -> None:
     processor = Processor(SETTINGS, DEFAULT_CONFIG)
     nfd = unicodedata.normalize("NFD", "José")
     out = processor.decode(record(purchase(customer_id=nfd), key=nfd.encode()))
-    assert isinstance(out, Emit) and out.topic == SETTINGS.topic_rekey
+    assert isinstance(out, Emit) and out.topic == SETTINGS.topics.rekey
     assert out.key == unicodedata.normalize("NFC", "José").encode()
     assert (KIND_HEADER, b"purchase") in out.headers
     # Read back from the re-key topic, it is scored under the NFC id with its source topic.
-    again = processor.decode(record(out.value, key=out.key, topic=SETTINGS.topic_rekey,
+    again = processor.decode(record(out.value, key=out.key, topic=SETTINGS.topics.rekey,
                                     headers=out.headers))
     assert isinstance(again, Decoded) and again.event.customer_id == "José"
 

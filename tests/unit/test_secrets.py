@@ -10,7 +10,6 @@ broker lives in tests/security (test_wrong_kafka_password_fails_fast_with_a_clea
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import socket
 import threading
@@ -23,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scorers.config import DEFAULT_CONFIG
-from streams.runtime.topic_layout import KafkaLoginError, check_kafka_login
-from streams.settings import Settings, SettingsError, _redact_url
+from streams.kafka_clients import KafkaLoginError, check_kafka_login
+from streams.settings import Settings, SettingsError, redact_url
 
 SENTINEL = "S3NT1NEL"
 KAFKA_PASSWORD = f"{SENTINEL}-kafka-7d1"
@@ -42,7 +41,7 @@ def assert_hidden(what: str, text: str, secret: str = SENTINEL) -> None:
 
 
 def sasl_settings(**changes: object) -> Settings:
-    base = Settings(
+    base = Settings().override(
         kafka_bootstrap="127.0.0.1:9",
         kafka_security_protocol="SASL_PLAINTEXT",
         kafka_sasl_mechanism="SCRAM-SHA-512",
@@ -51,7 +50,7 @@ def sasl_settings(**changes: object) -> Settings:
         redis_url=f"redis://relscore:{REDIS_PASSWORD}@localhost:16379/0",
         web_host="127.0.0.1",
     )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    return base.override(**changes)
 
 
 def all_renderings(value: object) -> list[str]:
@@ -80,8 +79,8 @@ def test_repr_and_str_of_settings_hide_both_passwords(url: str) -> None:
     settings = sasl_settings(redis_url=url)
     for text in all_renderings(settings):
         assert_hidden("Settings", text)
-        assert "kafka_sasl_username='relscore'" in text, "the user name is not a secret"
-    copy = dataclasses.replace(settings, app_id="other")
+        assert "sasl_username='relscore'" in text, "the user name is not a secret"
+    copy = settings.override(app_id="other")
     for text in all_renderings(copy):
         assert_hidden("a copy of Settings", text)
 
@@ -95,16 +94,16 @@ def test_settings_from_the_environment_hide_both_passwords() -> None:
         "RELSCORE_REDIS_URL": f"redis://relscore:{REDIS_PASSWORD}@localhost:16379/0",
     }
     settings = Settings.from_env(env)
-    assert settings.kafka_sasl_password == KAFKA_PASSWORD  # kept, for the clients
+    assert settings.kafka.sasl_password == KAFKA_PASSWORD  # kept, for the clients
     for text in all_renderings(settings):
         assert_hidden("Settings.from_env", text)
 
 
 @pytest.mark.parametrize("url", WELL_FORMED)
 def test_the_redacted_redis_url_hides_the_password_and_keeps_the_rest(url: str) -> None:
-    redacted = _redact_url(url)
+    redacted = redact_url(url)
     assert_hidden("the redacted Redis URL", redacted)
-    assert _redact_url(redacted) == redacted, "redacting twice must change nothing"
+    assert redact_url(redacted) == redacted, "redacting twice must change nothing"
     before, after = urlsplit(url), urlsplit(redacted)
     assert after.scheme == before.scheme
     assert after.username == before.username
@@ -114,7 +113,7 @@ def test_the_redacted_redis_url_hides_the_password_and_keeps_the_rest(url: str) 
 
 def test_a_url_without_secret_is_shown_unchanged() -> None:
     url = "redis://localhost:16379/0?socket_timeout=5"
-    assert _redact_url(url) == url
+    assert redact_url(url) == url
 
 
 @settings(max_examples=200, deadline=None)
@@ -207,7 +206,7 @@ def test_a_refused_login_names_the_user_and_the_variables_never_the_password(
         refused_login: None, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     with pytest.raises(KafkaLoginError) as info:
-        check_kafka_login(sasl_settings(), timeout_s=5)
+        check_kafka_login(sasl_settings().kafka, "relscore", timeout_s=5)
     message = str(info.value)
     assert "authentication failed" in message and "'relscore'" in message
     assert "RELSCORE_KAFKA_SASL_PASSWORD" in message
@@ -271,7 +270,8 @@ def test_a_login_against_something_that_is_not_kafka_logs_no_secret(
         not_kafka: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     try:
-        check_kafka_login(sasl_settings(kafka_bootstrap=not_kafka), timeout_s=2)
+        check_kafka_login(sasl_settings(kafka_bootstrap=not_kafka).kafka, "relscore",
+                          timeout_s=2)
     except KafkaLoginError as exc:
         assert_hidden("the login error", "".join(traceback.format_exception(exc)))
     for record in caplog.records:

@@ -9,12 +9,12 @@ from streams.settings import Settings, SettingsError
 
 def test_defaults_keep_the_projector_in_the_worker_with_a_short_linger() -> None:
     settings = Settings.from_env({})
-    assert settings.projector == "worker"
-    assert settings.producer_linger_s == 0.005
+    assert settings.worker.projector == "worker"
+    assert settings.worker.producer_linger_s == 0.005
 
 
 def test_projector_can_be_turned_off() -> None:
-    assert Settings.from_env({"RELSCORE_PROJECTOR": "off"}).projector == "off"
+    assert Settings.from_env({"RELSCORE_PROJECTOR": "off"}).worker.projector == "off"
 
 
 @pytest.mark.parametrize(("env", "words"), [

@@ -1,12 +1,12 @@
 """Fixtures for tests against the real stack: Kafka (KRaft) and Redis from `relscore stack`.
 
-The stack is started once per session (reused when it already runs). Every test gets its own
-topics, consumer group and web port, so tests never see each other's records.
+Registered for the whole suite by ``pytest_plugins`` in ``tests/conftest.py``. The stack is
+started once per session (reused when it already runs). Every test gets its own topics,
+consumer group and web port, so tests never see each other's records.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import socket
@@ -19,27 +19,29 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from streams.kafka_clients import kafka_client_config
 from streams.laptop.stack import stack_down, stack_status, stack_up
+from streams.laptop.stack_settings import StackSettings
 from streams.laptop.worker_process import WorkerProcess
-from streams.runtime.topic_layout import ensure_topics, kafka_client_config
+from streams.runtime.topic_layout import ensure_topics
 from streams.settings import Settings
 from streams.tools.event_file_sender import topic_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _base_settings() -> Settings:
-    """The stack's settings: RELSCORE_* from the environment (ports, run dir) when given, so
+def _stack_settings() -> StackSettings:
+    """Where the test stack runs: RELSCORE_RUN_DIR and the port variables when given, so
     parallel test runs can use separate stacks; by default .run/test-stack on the default
     ports."""
     env = dict(os.environ)
     env.setdefault("RELSCORE_RUN_DIR", str(ROOT / ".run" / "test-stack"))
-    return Settings.from_env(env)
+    return StackSettings.from_env(env)
 
 
-BASE = _base_settings()
-
-pytestmark = pytest.mark.integration
+STACK = _stack_settings()
+# How the clients reach that stack (RELSCORE_KAFKA_BOOTSTRAP, RELSCORE_REDIS_URL, ...).
+BASE = Settings.from_env()
 
 
 def free_port() -> int:
@@ -49,14 +51,20 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Settings]:
+def local_stack() -> Iterator[StackSettings]:
     """The running local stack (started for the session unless one already answers)."""
-    before = stack_status(BASE)
+    before = stack_status(STACK)
     started = not (before.kafka_up and before.redis_up)
-    stack_up(BASE)
-    yield BASE
+    stack_up(STACK)
+    yield STACK
     if started:
-        stack_down(BASE, wipe=True)
+        stack_down(STACK, wipe=True)
+
+
+@pytest.fixture(scope="session")
+def stack(local_stack: StackSettings) -> Settings:
+    """Settings that reach the running local stack."""
+    return BASE
 
 
 _counter = itertools.count()
@@ -83,7 +91,7 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     workers: list[WorkerProcess] = []
 
     def start(settings: Settings, name: str = "worker", **overrides: Any) -> WorkerProcess:
-        worker_settings = dataclasses.replace(settings, **overrides)
+        worker_settings = settings.override(**overrides)
         worker = WorkerProcess(worker_settings, tmp_path / f"{name}-{len(workers)}.log")
         workers.append(worker)
         worker.start().wait_ready()
@@ -100,7 +108,7 @@ class EventProducer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.names = topic_names(settings)
-        self.producer = KafkaProducer(**kafka_client_config(settings))
+        self.producer = KafkaProducer(**kafka_client_config(settings.kafka))
 
     def events(self, events: Iterable[dict[str, Any]]) -> int:
         count = 0

@@ -1,7 +1,7 @@
-"""Fixtures for the security tests: a throw-away CA and server certificate (openssl CLI), a
-SASL_SSL (SCRAM-SHA-512) Kafka and a TLS-only Redis with an ACL user, both started from
-streams.laptop.stack on ports of their own, apart from the plain `relscore stack` the other
-integration tests use.
+"""Fixtures for the security tests (registered by ``pytest_plugins`` in ``tests/conftest.py``):
+a throw-away CA and server certificate (openssl CLI), a SASL_SSL (SCRAM-SHA-512) Kafka and a
+TLS-only Redis with an ACL user, both started by :mod:`tests.support.secure_servers` on ports
+of their own, apart from the plain `relscore stack` the other integration tests use.
 
 Every password is a sentinel (``S3NT1NEL-...``) so that a test can scan any output for it.
 Ports: RELSCORE_SECURE_KAFKA_PORT (29392), RELSCORE_SECURE_KAFKA_CONTROLLER_PORT (29393),
@@ -27,7 +27,8 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from streams.runtime.topic_layout import ensure_topics, kafka_client_config
+from streams.kafka_clients import kafka_client_config
+from streams.runtime.topic_layout import ensure_topics
 from streams.settings import Settings
 from tests.support.secure_servers import (
     TlsFiles,
@@ -117,7 +118,7 @@ def secure_stack(secure_run_dir: Path, tls: TlsFiles) -> Iterator[Settings]:
     try:
         start_secure_kafka(run, KAFKA_PORT, CONTROLLER_PORT, tls, {KAFKA_USER: KAFKA_PASSWORD})
         start_tls_redis(run, REDIS_PORT, tls, {REDIS_USER: REDIS_PASSWORD})
-        yield Settings(
+        yield Settings().override(
             kafka_bootstrap=f"127.0.0.1:{KAFKA_PORT}",
             kafka_security_protocol="SASL_SSL",
             kafka_sasl_mechanism="SCRAM-SHA-512",
@@ -127,7 +128,6 @@ def secure_stack(secure_run_dir: Path, tls: TlsFiles) -> Iterator[Settings]:
             redis_url=f"rediss://{REDIS_USER}:{REDIS_PASSWORD}@127.0.0.1:{REDIS_PORT}/0",
             redis_ca_file=str(tls.ca_cert),
             web_host="127.0.0.1",
-            run_dir=str(run),
         )
     finally:
         stop_tls_redis(run)
@@ -155,11 +155,11 @@ def isolated(base: Settings, data_dir: Path, **overrides: Any) -> Settings:
 def produce_events(settings: Settings, events: Iterable[dict[str, Any]]) -> int:
     """Send events (event-file form, with ``topic``) with kafka-python over ``settings``."""
     names = {
-        "purchases": settings.topic_purchases,
-        "support-tickets": settings.topic_tickets,
-        "interactions": settings.topic_interactions,
+        "purchases": settings.topics.purchases,
+        "support-tickets": settings.topics.tickets,
+        "interactions": settings.topics.interactions,
     }
-    producer = KafkaProducer(**kafka_client_config(settings))
+    producer = KafkaProducer(**kafka_client_config(settings.kafka))
     try:
         count = 0
         for event in events:

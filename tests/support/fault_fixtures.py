@@ -1,6 +1,6 @@
-"""Fixtures of the fault tests: the integration fixtures (real Kafka + Redis stack, worker
-processes, event producer) re-exported by name, and one seeded workload shared by every test
-(its expected outcome is computed once, by the offline scorer).
+"""Fixtures of the fault tests: one seeded workload shared by every test (its expected outcome
+is computed once, by the offline scorer). Registered by ``pytest_plugins`` in
+``tests/conftest.py``, beside the stack fixtures they build on.
 
 ``RELSCORE_FAULT_SEED`` picks another workload and other fault points; every test prints the
 seed it used so that a failure can be replayed.
@@ -15,19 +15,7 @@ import pytest
 from scorers.config import DAY_MS, DEFAULT_CONFIG
 from streams.settings import Settings
 from streams.tools.offline_scoring import OfflineResult
-from tests.integration.conftest import EventProducer, produce, settings, stack, start_worker
 from tests.support.fault_harness import Workload, generate
-
-__all__ = [
-    "EventProducer",
-    "expected",
-    "fault_seed",
-    "produce",
-    "settings",
-    "stack",
-    "start_worker",
-    "workload",
-]
 
 DEFAULT_SEED = 1128
 # 200 customers over three rounds ten days apart: about 1,100 events and 40 alerts of every
@@ -44,7 +32,7 @@ def fault_seed() -> int:
 
 @pytest.fixture(scope="session")
 def workload(stack: Settings, fault_seed: int) -> Workload:
-    return generate(fault_seed, CUSTOMERS, ROUNDS, partitions=stack.partitions,
+    return generate(fault_seed, CUSTOMERS, ROUNDS, partitions=stack.topics.partitions,
                     round_gap_ms=ROUND_GAP_MS)
 
 
