@@ -21,7 +21,13 @@ SEVERITIES = ("critical", "warning", "info")
 
 
 def alert_id(customer_id: str, alert_type: str, as_of_ms: int) -> str:
-    """The deterministic id of an alert: the same crossing always gets the same id."""
+    """The deterministic id of an alert: the same crossing always gets the same id.
+
+    Examples:
+
+    >>> alert_id("c-42", BELOW_THRESHOLD, 1795168800000)
+    'c-42:below_threshold:2026-11-20T10:00:00Z'
+    """
     return f"{customer_id}:{alert_type}:{format_ms(as_of_ms)}"
 
 
@@ -71,6 +77,31 @@ def check_alerts(
     """Update ``state``'s alert memory in place for the new ``score`` and return new alerts.
 
     ``score`` is the rounded score being published; ``previous`` the last published score.
+
+    Examples:
+
+    With the default rules (threshold 60, recovery at 65, critical below 40, a drop of 15
+    points within 7 days is sharp):
+
+    >>> from scorers.config import DAY_MS, DEFAULT_CONFIG
+    >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+    >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0)
+    >>> previous = None
+    >>> for day, score in [(0, 72.0), (1, 58.0), (2, 62.0), (3, 66.0), (4, 49.0), (5, 35.0)]:
+    ...     evaluation = Evaluation(t0 + day * DAY_MS, score, score, {}, confidence=0.8)
+    ...     alerts = check_alerts(state, evaluation, score, previous, DEFAULT_CONFIG.alerts)
+    ...     print(day, score, [(alert["type"], alert["severity"]) for alert in alerts])
+    ...     previous = score
+    0 72.0 []
+    1 58.0 [('below_threshold', 'warning')]
+    2 62.0 []
+    3 66.0 [('recovered', 'info')]
+    4 49.0 [('below_threshold', 'warning'), ('sharp_drop', 'warning')]
+    5 35.0 []
+    >>> alerts = check_alerts(state, Evaluation(t0 + 6 * DAY_MS, 19.0, 19.0, {}, 0.8), 19.0,
+    ...                       35.0, DEFAULT_CONFIG.alerts)
+    >>> [(alert["alert_id"], alert["severity"], alert["drop"]) for alert in alerts]
+    [('c-42:sharp_drop:2026-11-26T10:00:00Z', 'critical', 30.0)]
     """
     alerts: list[dict[str, Any]] = []
     if not state.below and score < cfg.threshold:

@@ -39,7 +39,16 @@ HOUR_MS = 3_600_000
 
 
 class ConfigError(ValueError):
-    """The scoring configuration is invalid; ``key`` is the dotted path of the culprit."""
+    """The scoring configuration is invalid; ``key`` is the dotted path of the culprit.
+
+    Examples:
+
+    >>> try:
+    ...     config_from_mapping({"alerts": {"treshold": 55.0}}, source="relscore.toml")
+    ... except ConfigError as exc:
+    ...     print(exc.key, "->", exc.reason)
+    alerts.treshold -> unknown key (check its spelling in default.toml)
+    """
 
     def __init__(self, key: str, reason: str, source: str = "config") -> None:
         self.key = key
@@ -49,6 +58,16 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PurchaseConfig:
+    """The ``[purchase]`` table, durations converted to milliseconds.
+
+    Examples:
+
+    >>> purchase = DEFAULT_CONFIG.purchase
+    >>> purchase.half_life_ms / DAY_MS, purchase.recency_zero_ms / DAY_MS
+    (30.0, 120.0)
+    >>> purchase.expected_per_30_days, purchase.return_share_zero
+    (2.0, 0.5)
+    """
     half_life_ms: float
     expected_per_30_days: float
     recency_grace_ms: float
@@ -61,6 +80,13 @@ class PurchaseConfig:
 
 @dataclass(frozen=True, slots=True)
 class DepthConfig:
+    """The ``[depth]`` table, the window converted to milliseconds.
+
+    Examples:
+
+    >>> DEFAULT_CONFIG.depth.window_ms / DAY_MS, DEFAULT_CONFIG.depth.target_products
+    (90.0, 4)
+    """
     window_ms: float
     target_products: int
     max_products: int
@@ -68,6 +94,16 @@ class DepthConfig:
 
 @dataclass(frozen=True, slots=True)
 class SupportConfig:
+    """The ``[support]`` table; per-priority values are tuples indexed like :data:`PRIORITIES`.
+
+    Examples:
+
+    >>> support = DEFAULT_CONFIG.support
+    >>> {name: sla / HOUR_MS for name, sla in zip(PRIORITIES, support.sla_ms, strict=True)}
+    {'low': 120.0, 'normal': 48.0, 'high': 24.0, 'urgent': 8.0}
+    >>> support.priority_weight[PRIORITIES.index("urgent")]
+    4.0
+    """
     half_life_ms: float
     softness: float
     max_overdue_factor: float
@@ -82,6 +118,14 @@ class SupportConfig:
 
 @dataclass(frozen=True, slots=True)
 class EngagementConfig:
+    """The ``[engagement]`` table, with the weight of one touch per channel.
+
+    Examples:
+
+    >>> engagement = DEFAULT_CONFIG.engagement
+    >>> engagement.channel_weight["meeting"], engagement.channel_weight["login"]
+    (3.0, 0.5)
+    """
     half_life_ms: float
     target_per_30_days: float
     recency_grace_ms: float
@@ -94,6 +138,13 @@ class EngagementConfig:
 
 @dataclass(frozen=True, slots=True)
 class SatisfactionConfig:
+    """The ``[satisfaction]`` table: how NPS and CSAT answers are blended.
+
+    Examples:
+
+    >>> DEFAULT_CONFIG.satisfaction.nps_share, DEFAULT_CONFIG.satisfaction.csat_share
+    (0.6, 0.4)
+    """
     half_life_ms: float
     nps_share: float
     csat_share: float
@@ -101,6 +152,14 @@ class SatisfactionConfig:
 
 @dataclass(frozen=True, slots=True)
 class RevenueConfig:
+    """The ``[revenue]`` table: short- against long-window spend, durations in milliseconds.
+
+    Examples:
+
+    >>> revenue = DEFAULT_CONFIG.revenue
+    >>> revenue.short_half_life_ms / DAY_MS, revenue.long_half_life_ms / DAY_MS
+    (30.0, 180.0)
+    """
     short_half_life_ms: float
     long_half_life_ms: float
     full_scale_growth: float
@@ -109,6 +168,14 @@ class RevenueConfig:
 
 @dataclass(frozen=True, slots=True)
 class AlertConfig:
+    """The ``[alerts]`` table (see :func:`scorers.alerts.check_alerts`).
+
+    Examples:
+
+    >>> alerts = DEFAULT_CONFIG.alerts
+    >>> alerts.threshold, alerts.hysteresis, alerts.critical_below, alerts.sharp_drop_points
+    (60.0, 5.0, 40.0, 15.0)
+    """
     threshold: float
     hysteresis: float
     critical_below: float
@@ -119,7 +186,19 @@ class AlertConfig:
 
 @dataclass(frozen=True, slots=True)
 class ScoringConfig:
-    """The whole model configuration, validated, in the units the model computes with (ms)."""
+    """The whole model configuration, validated, in the units the model computes with (ms).
+
+    Build one with :func:`load_config` (a TOML file) or :func:`config_from_mapping` rather than
+    field by field: they lay your keys over ``default.toml`` and validate the result.
+
+    Examples:
+
+    >>> cfg = config_from_mapping({"model": {"prior_score": 50.0}, "alerts": {"threshold": 55}})
+    >>> cfg.prior_score, cfg.alerts.threshold, cfg.scorer_version
+    (50.0, 55.0, '1')
+    >>> cfg.purchase.half_life_ms == 30 * DAY_MS  # days in the file, milliseconds here
+    True
+    """
 
     scorer_version: str
     prior_score: float
@@ -137,7 +216,17 @@ class ScoringConfig:
     fresh_half_lives: float
 
     def weights_for(self, segment: str | None) -> Mapping[str, float]:
-        """The component weights for ``segment`` (the defaults when it has none of its own)."""
+        """The component weights for ``segment`` (the defaults when it has none of its own).
+
+        Examples:
+
+        >>> DEFAULT_CONFIG.weights_for(None)["support"]
+        0.2
+        >>> DEFAULT_CONFIG.weights_for("enterprise")["support"]
+        0.25
+        >>> DEFAULT_CONFIG.weights_for("no-such-segment") == DEFAULT_CONFIG.weights
+        True
+        """
         if segment is None:
             return self.weights
         return self.segment_weights.get(segment, self.weights)
@@ -145,7 +234,15 @@ class ScoringConfig:
     fresh_within_ms: Mapping[str, float]  # per component: data this recent counts as fresh
 
     def half_life_ms(self, component: str) -> float:
-        """The half-life that decides whether ``component``'s latest data is still fresh."""
+        """The half-life that decides whether ``component``'s latest data is still fresh.
+
+        Examples:
+
+        >>> DEFAULT_CONFIG.half_life_ms("support") / DAY_MS
+        60.0
+        >>> DEFAULT_CONFIG.half_life_ms("depth") / DAY_MS  # depth has a window, not a half-life
+        90.0
+        """
         return self.fresh_within_ms[component] / self.fresh_half_lives
 
 
@@ -363,7 +460,20 @@ def _build(tree: dict[str, Any], source: str) -> ScoringConfig:
 
 
 def config_from_mapping(overrides: Mapping[str, Any], source: str = "config") -> ScoringConfig:
-    """Validate ``overrides`` laid over the defaults (``{}`` gives the defaults)."""
+    """Validate ``overrides`` laid over the defaults (``{}`` gives the defaults).
+
+    Examples:
+
+    >>> config_from_mapping({}) == DEFAULT_CONFIG
+    True
+    >>> cfg = config_from_mapping({"segments": {"startup": {"weights": {"engagement": 0.4}}}})
+    >>> cfg.weights_for("startup")["engagement"], cfg.weights_for("startup")["purchase"]
+    (0.4, 0.25)
+    >>> config_from_mapping({"purchase": {"half_life_days": -1}})
+    Traceback (most recent call last):
+      ...
+    scorers.config.ConfigError: config: purchase.half_life_days: must be > 0, got -1.0
+    """
     tree = _default_tree()
     _merge(tree, overrides, "", source)
     # A segment names only the weights it changes; the rest come from [weights].
@@ -373,7 +483,21 @@ def config_from_mapping(overrides: Mapping[str, Any], source: str = "config") ->
 
 
 def load_config(path: str | Path | None = None) -> ScoringConfig:
-    """Load the model config from ``path`` (TOML), or the defaults when ``path`` is None."""
+    """Load the model config from ``path`` (TOML), or the defaults when ``path`` is None.
+
+    Examples:
+
+    >>> load_config().alerts.threshold
+    60.0
+    >>> import pathlib
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder, "relscore.toml")
+    ...     _ = path.write_text("alerts = { threshold = 55.0 }", encoding="utf-8")
+    ...     cfg = load_config(path)
+    >>> cfg.alerts.threshold, cfg.alerts.critical_below  # the rest keeps its default
+    (55.0, 40.0)
+    """
     if path is None:
         return config_from_mapping({}, "default.toml")
     file = Path(path)

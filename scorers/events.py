@@ -50,7 +50,16 @@ REJECT_REASONS: Final = (
 
 
 class InvalidEvent(ValueError):
-    """A payload that cannot be scored; ``reason`` is one of :data:`REJECT_REASONS`."""
+    """A payload that cannot be scored; ``reason`` is one of :data:`REJECT_REASONS`.
+
+    Examples:
+
+    >>> try:
+    ...     validate_event("ticket", {"event_id": "e1", "customer_id": "c-42"}, reference_ms=None)
+    ... except InvalidEvent as exc:
+    ...     print(exc.reason, "|", exc)
+    missing_field | required field 'ts' is missing (RFC 3339 or epoch ms)
+    """
 
     def __init__(self, reason: str, message: str) -> None:
         self.reason = reason
@@ -59,6 +68,17 @@ class InvalidEvent(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PurchaseEvent:
+    """A validated purchase, return or refund (``type``); ``ts`` is epoch milliseconds.
+
+    Examples:
+
+    >>> event = validate_event("purchase", {
+    ...     "event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
+    ...     "order_id": "o-7", "amount": 120, "product_id": "crm"}, reference_ms=None)
+    >>> event.ts, event.type, event.amount, event.currency, event.quantity  # with defaults
+    (1795168800000, 'purchase', 120.0, 'USD', 1)
+    """
+
     event_id: str
     customer_id: str
     ts: int
@@ -75,6 +95,17 @@ class PurchaseEvent:
 
 @dataclass(frozen=True, slots=True)
 class TicketEvent:
+    """A validated support-ticket status change; ``priority`` is a code from 0 (low) to 3.
+
+    Examples:
+
+    >>> event = validate_event("ticket", {
+    ...     "event_id": "e2", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
+    ...     "ticket_id": "t-9", "status": "opened", "priority": "high"}, reference_ms=None)
+    >>> event.status, event.priority, event.csat
+    ('opened', 2, None)
+    """
+
     event_id: str
     customer_id: str
     ts: int
@@ -89,6 +120,17 @@ class TicketEvent:
 
 @dataclass(frozen=True, slots=True)
 class InteractionEvent:
+    """A validated touch point (call, meeting, login...), optionally with survey answers.
+
+    Examples:
+
+    >>> event = validate_event("interaction", {
+    ...     "event_id": "e3", "customer_id": "c-42", "ts": 1795168800000, "channel": "call",
+    ...     "direction": "outbound", "sentiment": 0.6, "nps": 9}, reference_ms=None)
+    >>> event.channel, event.sentiment, event.nps, event.csat
+    ('call', 0.6, 9, None)
+    """
+
     event_id: str
     customer_id: str
     ts: int
@@ -107,7 +149,18 @@ Event = PurchaseEvent | TicketEvent | InteractionEvent
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Input limits; ``max_future_skew_ms`` is measured against the caller's reference time."""
+    """Input limits; ``max_future_skew_ms`` is measured against the caller's reference time.
+
+    Examples:
+
+    >>> Limits().max_payload_bytes, Limits().max_future_skew_ms
+    (65536, 300000)
+    >>> try:
+    ...     parse_payload(b'{"event_id": "e1", "note": "' + b"x" * 100 + b'"}', Limits(64))
+    ... except InvalidEvent as exc:
+    ...     print(exc.reason)
+    oversized
+    """
 
     max_payload_bytes: int = 65536
     max_future_skew_ms: int = 5 * 60 * 1000
@@ -126,7 +179,15 @@ _INVISIBLE_RANGES: Final = (
 
 
 def is_invisible(char: str) -> bool:
-    """True for control, format and other default-ignorable (invisible) characters."""
+    """True for control, format and other default-ignorable (invisible) characters.
+
+    Examples:
+
+    >>> is_invisible("a"), is_invisible(chr(0x200B)), is_invisible(chr(0xFE0F))  # ZWSP, VS-16
+    (False, True, True)
+    >>> is_invisible(" "), is_invisible(chr(0xA0))  # visible spaces are allowed
+    (False, False)
+    """
     if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
         return True
     code = ord(char)
@@ -135,7 +196,20 @@ def is_invisible(char: str) -> bool:
 
 def normalise_customer_id(value: str) -> str:
     """NFC-normalise a customer id, refusing control and invisible characters and ids that
-    are not 1-128 characters once normalised."""
+    are not 1-128 characters once normalised.
+
+    Examples:
+
+    >>> normalise_customer_id("c-42")
+    'c-42'
+    >>> decomposed = "Cafe" + chr(0x301)  # "e" then a combining acute accent
+    >>> len(decomposed), len(normalise_customer_id(decomposed))  # composed to one "é"
+    (5, 4)
+    >>> normalise_customer_id("c-42" + chr(0x200B))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+      ...
+    scorers.events.InvalidEvent: customer_id contains the ... invisible character U+200B; ...
+    """
     if value.isascii() and value.isprintable():
         # Printable ASCII holds no control or invisible character and is already NFC.
         normalised = value
@@ -158,7 +232,21 @@ def normalise_customer_id(value: str) -> str:
 
 
 def parse_payload(raw: bytes | str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
-    """Parse one message's bytes into a JSON object, enforcing the size limit first."""
+    """Parse one message's bytes into a JSON object, enforcing the size limit first.
+
+    Examples:
+
+    >>> parse_payload(b'{"event_id": "e1", "customer_id": "c-42"}')
+    {'event_id': 'e1', 'customer_id': 'c-42'}
+    >>> for raw in (b"not json", b"[1, 2]", b"x" * 70_000):
+    ...     try:
+    ...         parse_payload(raw)
+    ...     except InvalidEvent as exc:
+    ...         print(exc.reason)
+    not_json
+    not_object
+    oversized
+    """
     size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
     if size > limits.max_payload_bytes:
         raise InvalidEvent(
@@ -184,7 +272,21 @@ def decode_event(
     reference_ms: int | None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Event:
-    """Decode and validate one payload of ``kind`` (see :data:`EVENT_KINDS`)."""
+    """Decode and validate one payload of ``kind`` (see :data:`EVENT_KINDS`).
+
+    Examples:
+
+    >>> raw = (b'{"event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",'
+    ...        b' "order_id": "o-7", "amount": 120.0, "product_id": "crm"}')
+    >>> event = decode_event("purchase", raw, reference_ms=None)
+    >>> event.kind, event.customer_id, event.amount
+    ('purchase', 'c-42', 120.0)
+    >>> record_ms = parse_rfc3339_ms("2026-11-20T09:00:00Z")  # the event claims an hour later
+    >>> decode_event("purchase", raw, reference_ms=record_ms)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+      ...
+    scorers.events.InvalidEvent: ts is 3600 s ahead of the record time, more than ... 300 s ...
+    """
     return validate_event(kind, parse_payload(raw, limits), reference_ms=reference_ms,
                           limits=limits)
 
@@ -200,6 +302,22 @@ def validate_event(
 
     ``reference_ms`` is "now" for the future-skew rule (the Kafka record's timestamp in the
     stream, the wall clock offline); None turns that rule off.
+
+    Examples:
+
+    >>> ticket = {"event_id": "e2", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
+    ...           "ticket_id": "t-9", "status": "escalated", "priority": "urgent"}
+    >>> event = validate_event("ticket", ticket, reference_ms=None)
+    >>> type(event).__name__, event.ts, event.priority
+    ('TicketEvent', 1795168800000, 3)
+    >>> for mistake in ({"priority": "p1"}, {"ts": 1795168800}, {"customer_id": ""}):
+    ...     try:
+    ...         validate_event("ticket", {**ticket, **mistake}, reference_ms=None)
+    ...     except InvalidEvent as exc:
+    ...         print(f"{exc.reason}: {exc}")
+    out_of_range: priority='p1' is not one of ['low', 'normal', 'high', 'urgent']
+    bad_timestamp: ts=1795168800 is outside 2000-01-01..3000-01-01 (epoch seconds sent as ms?)
+    bad_id: customer_id must be 1-128 characters, got 0
     """
     event_id = _identifier(obj, "event_id")
     customer_id = normalise_customer_id(_identifier(obj, "customer_id"))

@@ -24,7 +24,14 @@ BANDS: tuple[tuple[float, str], ...] = ((80.0, "excellent"), (60.0, "good"), (40
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One reason a component lost points: ``loss`` points of 100, described by ``detail``."""
+    """One reason a component lost points: ``loss`` points of 100, described by ``detail``.
+
+    Examples:
+
+    >>> part = Part(40.0, "no purchase in {} days", (75,))
+    >>> part.loss, part.detail
+    (40.0, 'no purchase in 75 days')
+    """
 
 
     loss: float
@@ -33,7 +40,15 @@ class Part:
 
     @property
     def detail(self) -> str:
-        """The sentence, formatted only for the parts that become drivers."""
+        """The sentence, formatted only for the parts that become drivers.
+
+        Examples:
+
+        >>> Part(12.0, "ticket CSAT {:.1f}/5", (2.25,)).detail
+        'ticket CSAT 2.2/5'
+        >>> Part(9.0, "spend steady, not growing, against its long-run rate").detail
+        'spend steady, not growing, against its long-run rate'
+        """
         return self.template.format(*self.args) if self.args else self.template
 
 
@@ -51,6 +66,19 @@ class _Lazy:
 
 @dataclass(frozen=True, slots=True)
 class ComponentResult:
+    """One component's 0-100 ``score``, the :class:`Part` s that cost it points, and the event
+    time of its latest data (None when it has none, e.g. support without tickets).
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+    >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, products={"crm": t0})
+    >>> result = depth_component(state, t0, cfg)
+    >>> result.score, result.last_data_ts == t0, [part.loss for part in result.parts]
+    (25.0, True, [75.0])
+    """
+
     score: float
     parts: tuple[Part, ...]
     last_data_ts: int | None
@@ -58,6 +86,20 @@ class ComponentResult:
 
 @dataclass(frozen=True, slots=True)
 class Driver:
+    """A component that cost the composite ``impact`` points, with the sentence saying why.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+    >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, products={"crm": t0})
+    >>> driver = evaluate(state, t0, cfg).drivers[0]
+    >>> driver.component, driver.score, driver.impact
+    ('depth', 25.0, 25.0)
+    >>> driver.detail
+    'uses 1 of 4 target products or services in the last 90 days'
+    """
+
     component: str
     score: float
     impact: float
@@ -68,7 +110,25 @@ class Evaluation:
     """The model's verdict on one customer at ``as_of``.
 
     ``drivers`` are worked out on first use: most decay re-scores publish nothing, and so
-    never need them."""
+    never need them.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> from scorers.events import validate_event
+    >>> from scorers.scorer import apply_event
+    >>> purchase = validate_event("purchase", {
+    ...     "event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
+    ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
+    >>> state, outputs = apply_event(None, purchase, cfg)
+    >>> evaluation = outputs.evaluation
+    >>> round(evaluation.score, 1), evaluation.band, evaluation.confidence
+    (69.3, 'good', 0.07)
+    >>> evaluation.components["depth"], evaluation.components["engagement"]  # None: no data
+    (25.0, None)
+    >>> [driver.detail for driver in evaluation.drivers]
+    ['uses 1 of 4 target products or services in the last 90 days']
+    """
 
     __slots__ = (
         "_drivers",
@@ -94,7 +154,18 @@ class Evaluation:
 
     @property
     def drivers(self) -> tuple[Driver, ...]:
-        """The components that cost the most points, worst first, in plain words."""
+        """The components that cost the most points, worst first, in plain words.
+
+        Examples:
+
+        >>> from scorers.config import DEFAULT_CONFIG as cfg
+        >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+        >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, evidence=4,
+        ...                       open_tickets={"t-9": [3, t0 - 16 * HOUR_MS]})
+        >>> for driver in evaluate(state, t0, cfg).drivers:
+        ...     print(driver.component, driver.impact, driver.detail)
+        support 66.7 1 urgent ticket open past SLA (oldest 16 h)
+        """
         if self._drivers is None:
             self._drivers = () if self._explain is None else self._explain()
             self._explain = None
@@ -102,6 +173,15 @@ class Evaluation:
 
     @property
     def band(self) -> str:
+        """:func:`band_of` the unrounded ``score`` (messages band the rounded one).
+
+        Examples:
+
+        >>> evaluation = Evaluation(as_of=0, score=59.96, raw_score=59.96, components={},
+        ...                         confidence=1.0)
+        >>> evaluation.band, band_of(round(evaluation.score, 1))
+        ('fair', 'good')
+        """
         return band_of(self.score)
 
     def _key(self) -> tuple[Any, ...]:
@@ -119,7 +199,13 @@ class Evaluation:
 
 
 def band_of(score: float) -> str:
-    """The seed-001 band of a score: excellent >= 80, good >= 60, fair >= 40, else poor."""
+    """The seed-001 band of a score: excellent >= 80, good >= 60, fair >= 40, else poor.
+
+    Examples:
+
+    >>> [band_of(score) for score in (92.0, 80.0, 79.9, 60.0, 45.5, 12.0)]
+    ['excellent', 'excellent', 'good', 'good', 'fair', 'poor']
+    """
     for floor, name in BANDS:
         if score >= floor:
             return name
@@ -149,6 +235,23 @@ def _days(ms: float) -> int:
 
 
 def purchase_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult | None:
+    """Purchases: frequency against the expected rate, recency and the share returned; None
+    before the first purchase.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+    >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, p_count=1.0, p_value=120.0,
+    ...                       first_purchase_ts=t0, last_purchase_ts=t0)
+    >>> purchase_component(state, t0, cfg).score
+    100.0
+    >>> later = purchase_component(state, t0 + 60 * DAY_MS, cfg)
+    >>> round(later.score, 1), [part.detail for part in later.parts]
+    (48.5, ['no purchase in 60 days', 'returns are 0% of order value'])
+    >>> purchase_component(CustomerState("c-7", first_ts=t0, ref_ts=t0), t0, cfg) is None
+    True
+    """
     if s.last_purchase_ts is None:
         return None
     c = cfg.purchase
@@ -177,6 +280,19 @@ def purchase_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Compone
 
 
 def depth_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult | None:
+    """Depth: products or services seen within the window, against the target breadth; None
+    before any product is seen.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+    >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0,
+    ...                       products={"crm": t0, "billing": t0 - 100 * DAY_MS})
+    >>> result = depth_component(state, t0, cfg)  # billing is outside the 90-day window
+    >>> result.score, result.parts[0].detail
+    (25.0, 'uses 1 of 4 target products or services in the last 90 days')
+    """
     if not s.products:
         return None
     c = cfg.depth
@@ -188,7 +304,20 @@ def depth_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentR
 
 
 def ticket_load(priority: int, opened: int, at: int, cfg: ScoringConfig) -> float:
-    """One open ticket's load at ``at``: its priority weight, growing once past its SLA."""
+    """One open ticket's load at ``at``: its priority weight, growing once past its SLA.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+    >>> urgent = PRIORITIES.index("urgent")  # weight 4, SLA 8 h
+    >>> ticket_load(urgent, opened=t0, at=t0 + 1 * HOUR_MS, cfg=cfg)  # within its SLA
+    4.0
+    >>> ticket_load(urgent, opened=t0, at=t0 + 16 * HOUR_MS, cfg=cfg)  # one SLA late: doubled
+    8.0
+    >>> ticket_load(urgent, opened=t0, at=t0 + 100 * HOUR_MS, cfg=cfg)  # capped at 1 + 3 times
+    16.0
+    """
     c = cfg.support
     sla = c.sla_ms[priority]
     overdue = min(c.max_overdue_factor, max(0.0, (at - opened - sla) / sla))
@@ -196,7 +325,18 @@ def ticket_load(priority: int, opened: int, at: int, cfg: ScoringConfig) -> floa
 
 
 def open_ticket_load(s: CustomerState, at: int, cfg: ScoringConfig) -> float:
-    """The weighted load of all open tickets at ``at``."""
+    """The weighted load of all open tickets at ``at``.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+    >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, open_tickets={
+    ...     "t-1": [PRIORITIES.index("normal"), t0],
+    ...     "t-2": [PRIORITIES.index("urgent"), t0 - 16 * HOUR_MS]})
+    >>> open_ticket_load(state, t0, cfg)  # 1 (normal, fresh) + 8 (urgent, 8 h past SLA)
+    9.0
+    """
     return sum(ticket_load(p, opened, at, cfg) for p, opened in s.open_tickets.values())
 
 
@@ -223,7 +363,21 @@ def _open_ticket_detail(tickets: tuple[tuple[int, int], ...], at: int,
 
 def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult:
     """Support: open tickets by priority and age past SLA, recent escalations, reopens, late
-    resolutions and ticket CSAT. A customer without tickets scores 100 (nothing wrong)."""
+    resolutions and ticket CSAT. A customer without tickets scores 100 (nothing wrong).
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+    >>> support_component(CustomerState("c-42", first_ts=t0, ref_ts=t0), t0, cfg).score
+    100.0
+    >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, open_tickets={
+    ...     "t-1": [PRIORITIES.index("normal"), t0],
+    ...     "t-2": [PRIORITIES.index("urgent"), t0 - 16 * HOUR_MS]})
+    >>> result = support_component(state, t0, cfg)  # 100 / (1 + load 9 / softness 4)
+    >>> round(result.score, 1), result.parts[0].detail
+    (30.8, '1 urgent ticket open past SLA (oldest 16 h)')
+    """
     c = cfg.support
     f = decay_factor(at - s.ref_ts, c.half_life_ms)
     open_load = open_ticket_load(s, at, cfg)
@@ -259,6 +413,25 @@ def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
 
 
 def engagement_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult | None:
+    """Engagement: channel-weighted touches against the target, recency and sentiment; None
+    before the first interaction.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+    >>> from scorers.events import validate_event
+    >>> from scorers.scorer import apply_event
+    >>> call = validate_event("interaction", {"event_id": "e1", "customer_id": "c-42",
+    ...     "ts": t0, "channel": "call", "sentiment": -0.5}, reference_ms=None)
+    >>> state, _ = apply_event(None, call, cfg)
+    >>> result = engagement_component(state, t0, cfg)
+    >>> result.score, [part.detail for part in result.parts]
+    (85.0, ['contact volume at 100% of target', 'negative sentiment in conversations (-0.50)'])
+    >>> result = engagement_component(state, t0 + 30 * DAY_MS, cfg)
+    >>> round(result.score, 1), result.parts[0].detail
+    (34.4, 'no contact in 30 days')
+    """
     if s.last_touch_ts is None:
         return None
     c = cfg.engagement
@@ -294,6 +467,18 @@ def engagement_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Compo
 def satisfaction_component(
     s: CustomerState, at: int, cfg: ScoringConfig
 ) -> ComponentResult | None:
+    """Satisfaction: the (decayed) mean NPS and CSAT answers; None before any answer.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+    >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, nps_sum=6.0, nps_n=1.0,
+    ...                       last_survey_ts=t0)
+    >>> result = satisfaction_component(state, t0, cfg)
+    >>> result.score, result.parts[0].detail
+    (60.0, 'NPS answers average 6.0/10 (detractor)')
+    """
     c = cfg.satisfaction
     has_nps = s.nps_n > 0
     has_csat = s.csat_n > 0
@@ -324,6 +509,27 @@ def satisfaction_component(
 
 
 def revenue_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult | None:
+    """Revenue: the short-window spend rate against the long-window one (steady scores 70);
+    None until there is ``min_history_days`` of purchase history and net spend.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+    >>> from scorers.events import validate_event
+    >>> from scorers.scorer import apply_event
+    >>> def order(day, amount):
+    ...     return validate_event("purchase", {"event_id": f"o{day}", "customer_id": "c-42",
+    ...         "ts": t0 + day * DAY_MS, "order_id": f"o{day}", "amount": amount,
+    ...         "product_id": "crm"}, reference_ms=None)
+    >>> state, _ = apply_event(None, order(0, 100.0), cfg)
+    >>> revenue_component(state, t0 + 30 * DAY_MS, cfg) is None  # under 45 days of history
+    True
+    >>> state, _ = apply_event(state, order(60, 300.0), cfg)
+    >>> result = revenue_component(state, state.ref_ts, cfg)
+    >>> round(result.score, 1), result.parts[0].detail
+    (94.8, 'spend up 41% against its long-run rate')
+    """
     if s.first_purchase_ts is None:
         return None
     c = cfg.revenue
@@ -361,7 +567,28 @@ _COMPONENT_FUNCTIONS = {
 
 
 def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
-    """Value ``s`` at event time ``at`` (clamped to the state's clock); no side effects."""
+    """Value ``s`` at event time ``at`` (clamped to the state's clock); no side effects.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> from scorers.events import validate_event
+    >>> from scorers.scorer import apply_event
+    >>> purchase = validate_event("purchase", {
+    ...     "event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
+    ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
+    >>> state, _ = apply_event(None, purchase, cfg)
+    >>> now = evaluate(state, state.ref_ts, cfg)
+    >>> round(now.score, 1), round(now.raw_score, 1), now.band  # shrunk toward the prior 65
+    (69.3, 86.4, 'good')
+    >>> later = evaluate(state, state.ref_ts + 90 * DAY_MS, cfg)  # nothing for 90 days
+    >>> round(later.score, 1), later.components["purchase"], later.confidence
+    (61.5, 33.9, 0.02)
+    >>> [driver.detail for driver in later.drivers][:2]
+    ['no purchase in 90 days', 'spend down 64% against its long-run rate']
+    >>> evaluate(state, 0, cfg).as_of == state.ref_ts  # never before the state's clock
+    True
+    """
     at = max(at, s.ref_ts)
     weights = cfg.weights_for(s.segment)
     results: dict[str, ComponentResult | None] = {

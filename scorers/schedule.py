@@ -81,7 +81,21 @@ def _component_rates(s: CustomerState, at: int, cfg: ScoringConfig) -> dict[str,
 
 
 def score_rate_bound(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfig) -> float:
-    """An upper bound of |d score / dt| in points per ms, valid from ``evaluation.as_of`` on."""
+    """An upper bound of |d score / dt| in points per ms, valid from ``evaluation.as_of`` on.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> from scorers.events import validate_event
+    >>> from scorers.scorer import apply_event
+    >>> purchase = validate_event("purchase", {
+    ...     "event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
+    ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
+    >>> state, outputs = apply_event(None, purchase, cfg)
+    >>> bound = score_rate_bound(state, outputs.evaluation, cfg)
+    >>> round(bound * DAY_MS, 3)  # points per day, at most
+    0.358
+    """
     weights = cfg.weights_for(s.segment)
     present = {name for name, value in evaluation.components.items()
                if value is not None and weights[name] > 0}
@@ -129,7 +143,24 @@ def _next_jump(s: CustomerState, at: int, cfg: ScoringConfig) -> float:
 
 
 def next_check_ms(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfig) -> int:
-    """The event time at which this customer must be re-scored if no event arrives first."""
+    """The event time at which this customer must be re-scored if no event arrives first.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> from scorers.events import validate_event
+    >>> from scorers.scorer import apply_event
+    >>> purchase = validate_event("purchase", {
+    ...     "event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
+    ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
+    >>> state, outputs = apply_event(None, purchase, cfg)
+    >>> from scorers.timefmt import format_ms
+    >>> round(outputs.evaluation.score, 1)  # 4.3 points above the re-arm level 65
+    69.3
+    >>> due = next_check_ms(state, outputs.evaluation, cfg)
+    >>> format_ms(due), due == state.next_due, due % RESOLUTION_MS
+    ('2026-12-02T11:45:00Z', True, 0)
+    """
     at = evaluation.as_of
     distance = min(abs(evaluation.score - (level - LEVEL_MARGIN))
                    for level in _levels(s, cfg, at))
@@ -147,6 +178,16 @@ class DueSchedule:
     ``due`` holds each customer's current due time; the heaps may hold superseded entries,
     which are skipped when popped and compacted away when they outnumber the live ones, so
     memory stays proportional to the number of customers, not events.
+
+    Examples:
+
+    >>> schedule = DueSchedule(allowed_lateness_ms=60_000)
+    >>> schedule.push(0, b"c-42", due_ms=1_000_000)
+    >>> schedule.push(0, b"c-7", due_ms=2_000_000)
+    >>> schedule.observe(0, event_ts=1_500_000)  # the clock trails event time by the lateness
+    1440000
+    >>> list(schedule.pop_due(0)), len(schedule)
+    ([(1000000, b'c-42')], 1)
     """
 
     allowed_lateness_ms: int
@@ -155,14 +196,33 @@ class DueSchedule:
     due: dict[int, dict[bytes, int]] = field(default_factory=dict)
 
     def observe(self, partition: int, event_ts: int) -> int:
-        """Advance ``partition``'s clock with an event time; returns the clock."""
+        """Advance ``partition``'s clock with an event time; returns the clock.
+
+        Examples:
+
+        >>> schedule = DueSchedule(allowed_lateness_ms=60_000)
+        >>> schedule.observe(0, 1_000_000), schedule.observe(0, 900_000)  # never goes back
+        (940000, 940000)
+        """
         candidate = event_ts - self.allowed_lateness_ms
         clock = max(self.clocks.get(partition, candidate), candidate)
         self.clocks[partition] = clock
         return clock
 
     def push(self, partition: int, key: bytes, due_ms: int | None) -> None:
-        """Set ``key``'s due time (None: not scheduled)."""
+        """Set ``key``'s due time (None: not scheduled).
+
+        Examples:
+
+        >>> schedule = DueSchedule(allowed_lateness_ms=0)
+        >>> schedule.push(0, b"c-42", 5_000)
+        >>> schedule.push(0, b"c-42", 9_000)  # replaces the earlier due time
+        >>> schedule.due[0]
+        {b'c-42': 9000}
+        >>> schedule.push(0, b"c-42", None)
+        >>> len(schedule)
+        0
+        """
         current = self.due.setdefault(partition, {})
         if due_ms is None:
             current.pop(key, None)
@@ -177,7 +237,20 @@ class DueSchedule:
             heapq.heapify(self.heaps[partition])
 
     def pop_due(self, partition: int) -> Iterator[tuple[int, bytes]]:
-        """Entries of ``partition`` due at or before its clock, earliest first."""
+        """Entries of ``partition`` due at or before its clock, earliest first.
+
+        Examples:
+
+        >>> schedule = DueSchedule(allowed_lateness_ms=0)
+        >>> for key, due_ms in ((b"c-1", 3_000), (b"c-2", 1_000), (b"c-3", 8_000)):
+        ...     schedule.push(0, key, due_ms)
+        >>> schedule.push(0, b"c-1", 2_000)  # superseded entries are skipped
+        >>> _ = schedule.observe(0, 5_000)
+        >>> list(schedule.pop_due(0))
+        [(1000, b'c-2'), (2000, b'c-1')]
+        >>> list(schedule.pop_due(0))  # popped entries are gone
+        []
+        """
         heap = self.heaps.get(partition)
         clock = self.clocks.get(partition)
         if not heap or clock is None:
@@ -190,7 +263,17 @@ class DueSchedule:
                 yield due_ms, key
 
     def drop(self, partitions: set[int] | None = None) -> None:
-        """Forget partitions (all when None), e.g. when they are revoked."""
+        """Forget partitions (all when None), e.g. when they are revoked.
+
+        Examples:
+
+        >>> schedule = DueSchedule(allowed_lateness_ms=0)
+        >>> schedule.push(0, b"c-42", 1_000)
+        >>> schedule.push(1, b"c-7", 1_000)
+        >>> schedule.drop({0})
+        >>> len(schedule), sorted(schedule.due)
+        (1, [1])
+        """
         for partition in list(self.clocks | self.heaps) if partitions is None else partitions:
             self.heaps.pop(partition, None)
             self.clocks.pop(partition, None)

@@ -27,7 +27,22 @@ class Outputs:
 
     Due times are not caught up here: the caller's event-time clock decides when they fire
     (see scorers.schedule), so that an event read early from one topic cannot make a
-    customer look silent while its other topics are still being read."""
+    customer look silent while its other topics are still being read.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> from scorers.events import validate_event
+    >>> purchase = validate_event("purchase", {
+    ...     "event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
+    ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
+    >>> state, outputs = apply_event(None, purchase, cfg)
+    >>> len(outputs.scores), outputs.alerts, outputs.duplicate, outputs.late
+    (1, [], False, False)
+    >>> _, again = apply_event(state, purchase, cfg)  # redelivered: nothing to publish
+    >>> again.duplicate, again.scores, again.evaluation is None
+    (True, [], True)
+    """
 
     duplicate: bool = False
     late: bool = False
@@ -37,16 +52,46 @@ class Outputs:
 
     @property
     def score(self) -> dict[str, Any] | None:
-        """The last score message of this step, if any."""
+        """The last score message of this step, if any.
+
+        Examples:
+
+        >>> Outputs().score is None
+        True
+        >>> Outputs(scores=[{"score": 70.1}, {"score": 68.4}]).score
+        {'score': 68.4}
+        """
         return self.scores[-1] if self.scores else None
 
     def extend(self, other: Outputs) -> None:
+        """Append ``other``'s score messages and alerts (its flags and evaluation are not
+        copied).
+
+        Examples:
+
+        >>> total = Outputs(scores=[{"score": 70.1}])
+        >>> total.extend(Outputs(scores=[{"score": 68.4}], alerts=[{"type": "sharp_drop"}]))
+        >>> len(total.scores), len(total.alerts)
+        (2, 1)
+        """
         self.scores.extend(other.scores)
         self.alerts.extend(other.alerts)
 
 
 def new_state(event: Event) -> CustomerState:
-    """The empty state of a customer first seen with ``event``."""
+    """The empty state of a customer first seen with ``event``.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> from scorers.events import validate_event
+    >>> purchase = validate_event("purchase", {
+    ...     "event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
+    ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
+    >>> state = new_state(purchase)
+    >>> state.customer_id, state.ref_ts, state.events_seen, state.score
+    ('c-42', 1795168800000, 0, None)
+    """
     return CustomerState(customer_id=event.customer_id, first_ts=event.ts, ref_ts=event.ts)
 
 
@@ -56,7 +101,37 @@ def apply_event(
     """Apply one validated event; a repeated ``event_id`` returns the state unchanged.
 
     ``owned=True`` says the caller will not use ``state`` again, so it is updated in place
-    instead of copied (a state decoded for this one call, say)."""
+    instead of copied (a state decoded for this one call, say).
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> from scorers.events import validate_event
+    >>> purchase = validate_event("purchase", {
+    ...     "event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
+    ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
+    >>> state, outputs = apply_event(None, purchase, cfg)  # None: a customer seen first
+    >>> message = outputs.score
+    >>> message["score"], message["band"], message["reason"], message["as_of"]
+    (69.3, 'good', 'event', '2026-11-20T10:00:00Z')
+    >>> [driver["detail"] for driver in message["drivers"]]
+    ['uses 1 of 4 target products or services in the last 90 days']
+
+    A redelivered event changes nothing; a new one returns a new state and leaves the old as
+    it was:
+
+    >>> apply_event(state, purchase, cfg)[1].duplicate
+    True
+    >>> ticket = validate_event("ticket", {
+    ...     "event_id": "e2", "customer_id": "c-42", "ts": "2026-11-21T10:00:00Z",
+    ...     "ticket_id": "t-9", "status": "opened", "priority": "urgent"}, reference_ms=None)
+    >>> new, outputs = apply_event(state, ticket, cfg)
+    >>> message = outputs.score
+    >>> message["score"], message["previous_score"], message["components"]["support"]
+    (65.6, 69.3, 50.0)
+    >>> state.events_seen, new.events_seen
+    (1, 2)
+    """
     digest = id_digest(event.event_id)
     if state is None:
         state = new_state(event)
@@ -87,7 +162,33 @@ def rescore(
     state: CustomerState, at_ms: int, cfg: ScoringConfig, *, owned: bool = False
 ) -> tuple[CustomerState, Outputs]:
     """Re-score ``state`` at event time ``at_ms`` with no new event (time alone: ``decay``);
-    ``owned`` as for :func:`apply_event`."""
+    ``owned`` as for :func:`apply_event`.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> from scorers.events import validate_event
+    >>> purchase = validate_event("purchase", {
+    ...     "event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
+    ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
+    >>> from scorers.config import DAY_MS
+    >>> from scorers.timefmt import format_ms
+    >>> state, _ = apply_event(None, purchase, cfg)
+    >>> later, outputs = rescore(state, state.ref_ts + 60 * DAY_MS, cfg)  # 60 quiet days
+    >>> message = outputs.score
+    >>> message["score"], message["previous_score"], message["reason"], message["as_of"]
+    (62.7, 69.3, 'decay', '2027-01-19T10:00:00Z')
+    >>> [driver["detail"] for driver in message["drivers"]][:2]
+    ['no purchase in 60 days', 'spend down 48% against its long-run rate']
+
+    In the stream it runs at the state's due time (see :mod:`scorers.schedule`); a time the
+    clock has already passed publishes nothing:
+
+    >>> format_ms(state.next_due), rescore(state, state.next_due, cfg)[1].score["score"]
+    ('2026-12-02T11:45:00Z', 68.8)
+    >>> rescore(later, state.ref_ts, cfg)[1].scores
+    []
+    """
     if at_ms <= state.ref_ts:
         return state, Outputs()  # an event already moved the clock past this due time
     s = state if owned else state.copy()
@@ -97,7 +198,24 @@ def rescore(
 
 def score_message(s: CustomerState, evaluation: Evaluation, score: float,
                   previous: float | None, reason: str, cfg: ScoringConfig) -> dict[str, Any]:
-    """The ``relationship-scores`` message for ``evaluation`` (DESIGN section 4)."""
+    """The ``relationship-scores`` message for ``evaluation`` (DESIGN section 4).
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> from scorers.events import validate_event
+    >>> purchase = validate_event("purchase", {
+    ...     "event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
+    ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
+    >>> from scorers.model import evaluate
+    >>> state, _ = apply_event(None, purchase, cfg)
+    >>> evaluation = evaluate(state, state.ref_ts, cfg)
+    >>> message = score_message(state, evaluation, round(evaluation.score, 1), None, EVENT, cfg)
+    >>> message["customer_id"], message["score"], message["band"], message["scorer_version"]
+    ('c-42', 69.3, 'good', '1')
+    >>> message["events_seen"], message["confidence"], message["as_of"], message["reason"]
+    (1, 0.07, '2026-11-20T10:00:00Z', 'event')
+    """
     return {
         "customer_id": s.customer_id,
         "score": score,

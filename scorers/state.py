@@ -24,13 +24,32 @@ ID_DIGEST_CHARS = 12
 
 
 def id_digest(event_id: str) -> str:
-    """The fixed-size text under which ``event_id`` is remembered for de-duplication."""
+    """The fixed-size text under which ``event_id`` is remembered for de-duplication.
+
+    Examples:
+
+    >>> id_digest("evt-0001")
+    '5pSYsBkkhuuJ'
+    >>> len(id_digest("evt-" + "x" * 500)) == ID_DIGEST_CHARS  # whatever the id's length
+    True
+    """
     raw = hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=9).digest()
     return base64.b64encode(raw).decode("ascii")
 
 
 def decay_factor(elapsed_ms: float, half_life_ms: float) -> float:
-    """The weight left after ``elapsed_ms`` for a half-life of ``half_life_ms`` (1 when <= 0)."""
+    """The weight left after ``elapsed_ms`` for a half-life of ``half_life_ms`` (1 when <= 0).
+
+    Examples:
+
+    >>> from scorers.config import DAY_MS
+    >>> decay_factor(30 * DAY_MS, half_life_ms=30 * DAY_MS)  # one half-life: half is left
+    0.5
+    >>> decay_factor(60 * DAY_MS, half_life_ms=30 * DAY_MS)
+    0.25
+    >>> decay_factor(-5_000, half_life_ms=30 * DAY_MS)  # no time has passed
+    1.0
+    """
     if elapsed_ms <= 0:
         return 1.0
     return float(2.0 ** (-elapsed_ms / half_life_ms))
@@ -38,7 +57,19 @@ def decay_factor(elapsed_ms: float, half_life_ms: float) -> float:
 
 @dataclass(slots=True)
 class CustomerState:
-    """Everything the model keeps about one customer (a few hundred bytes encoded)."""
+    """Everything the model keeps about one customer (a few hundred bytes encoded).
+
+    :func:`scorers.scorer.apply_event` creates and updates it; a fresh one needs only the
+    customer id and its first event time (epoch ms).
+
+    Examples:
+
+    >>> state = CustomerState(customer_id="c-42", first_ts=1795168800000, ref_ts=1795168800000)
+    >>> state.events_seen, state.score, state.products
+    (0, None, {})
+    >>> CustomerState.from_bytes(state.to_bytes()) == state
+    True
+    """
 
     customer_id: str
     first_ts: int
@@ -89,7 +120,15 @@ class CustomerState:
     next_due: int | None = None
 
     def remembers(self, digest: str) -> bool:
-        """True when an event id with this :func:`id_digest` was applied recently."""
+        """True when an event id with this :func:`id_digest` was applied recently.
+
+        Examples:
+
+        >>> state = CustomerState(customer_id="c-42", first_ts=0, ref_ts=0)
+        >>> state.remember(id_digest("evt-1"), limit=128)
+        >>> state.remembers(id_digest("evt-1")), state.remembers(id_digest("evt-2"))
+        (True, False)
+        """
         start = self.recent_ids.find(digest)
         while start != -1:
             if start % ID_DIGEST_CHARS == 0:
@@ -98,13 +137,33 @@ class CustomerState:
         return False
 
     def remember(self, digest: str, limit: int) -> None:
-        """Remember ``digest``, keeping the latest ``limit`` digests."""
+        """Remember ``digest``, keeping the latest ``limit`` digests.
+
+        Examples:
+
+        >>> state = CustomerState(customer_id="c-42", first_ts=0, ref_ts=0)
+        >>> for event_id in ("evt-1", "evt-2", "evt-3"):
+        ...     state.remember(id_digest(event_id), limit=2)
+        >>> state.remembers(id_digest("evt-1")), state.remembers(id_digest("evt-3"))
+        (False, True)
+        >>> len(state.recent_ids) == 2 * ID_DIGEST_CHARS
+        True
+        """
         kept = max(0, limit) * ID_DIGEST_CHARS
         recent = self.recent_ids + digest
         self.recent_ids = recent[len(recent) - kept:] if len(recent) > kept else recent
 
     def copy(self) -> CustomerState:
-        """A copy whose containers can be changed without touching this state."""
+        """A copy whose containers can be changed without touching this state.
+
+        Examples:
+
+        >>> state = CustomerState(customer_id="c-42", first_ts=0, ref_ts=0, products={"crm": 0})
+        >>> clone = state.copy()
+        >>> clone.products["billing"] = 5
+        >>> sorted(state.products), sorted(clone.products)
+        (['crm'], ['billing', 'crm'])
+        """
         clone = CustomerState(**{name: getattr(self, name) for name in _FIELD_NAMES})
         clone.products = dict(self.products)
         clone.open_tickets = {k: list(v) for k, v in self.open_tickets.items()}
@@ -114,7 +173,14 @@ class CustomerState:
         return clone
 
     def to_bytes(self) -> bytes:
-        """Encode for the state table (a JSON array in field order, prefixed by the format)."""
+        """Encode for the state table (a JSON array in field order, prefixed by the format).
+
+        Examples:
+
+        >>> state = CustomerState(customer_id="c-42", first_ts=1795168800000, ref_ts=1795168800000)
+        >>> state.to_bytes()[:38]
+        b'[2,"c-42",1795168800000,1795168800000,'
+        """
         encoded = orjson.dumps([STATE_FORMAT, *(getattr(self, name) for name in _FIELD_NAMES)])
         # orjson's bytes keep their (much larger) allocation behind them; a table holding
         # millions of rows must keep right-sized copies.
@@ -122,7 +188,18 @@ class CustomerState:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CustomerState:
-        """Decode what :meth:`to_bytes` wrote."""
+        """Decode what :meth:`to_bytes` wrote.
+
+        Examples:
+
+        >>> state = CustomerState(customer_id="c-42", first_ts=0, ref_ts=0, evidence=3)
+        >>> CustomerState.from_bytes(state.to_bytes()).evidence
+        3
+        >>> CustomerState.from_bytes(b"[9]")
+        Traceback (most recent call last):
+          ...
+        ValueError: unknown customer state format [9]
+        """
         values: list[Any] = orjson.loads(data)
         if not values or values[0] not in (1, STATE_FORMAT):
             raise ValueError(f"unknown customer state format {values[:1]!r}")

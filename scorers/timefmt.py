@@ -13,6 +13,17 @@ def parse_rfc3339_ms(text: str) -> int:
     """Parse an RFC 3339 timestamp with an explicit offset (``Z`` or ``+hh:mm``) to epoch ms.
 
     Raises ValueError when the text is not RFC 3339 or has no offset.
+
+    Examples:
+
+    >>> parse_rfc3339_ms("2026-11-20T10:00:00Z")
+    1795168800000
+    >>> parse_rfc3339_ms("2026-11-20T11:00:00.250+01:00")  # the same instant, plus 250 ms
+    1795168800250
+    >>> parse_rfc3339_ms("2026-11-20T10:00:00.000")
+    Traceback (most recent call last):
+      ...
+    ValueError: RFC 3339 timestamp needs an offset (Z or +hh:mm)
     """
     if len(text) < 20 or text[10] not in "Tt ":
         raise ValueError("not an RFC 3339 timestamp like 2026-11-20T10:00:00Z")
@@ -25,7 +36,17 @@ def parse_rfc3339_ms(text: str) -> int:
 
 
 def format_ms(epoch_ms: int | float) -> str:
-    """Format epoch milliseconds as RFC 3339 UTC: ``2026-11-20T10:00:00Z`` (ms when non-zero)."""
+    """Format epoch milliseconds as RFC 3339 UTC: ``2026-11-20T10:00:00Z`` (ms when non-zero).
+
+    Examples:
+
+    >>> format_ms(1795168800000)
+    '2026-11-20T10:00:00Z'
+    >>> format_ms(1795168800250)
+    '2026-11-20T10:00:00.250Z'
+    >>> format_ms(parse_rfc3339_ms("2026-11-20T11:00:00+01:00"))  # always rendered in UTC
+    '2026-11-20T10:00:00Z'
+    """
     ms = int(epoch_ms)
     moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
     base = moment.strftime("%Y-%m-%dT%H:%M:%S")
