@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+# The package's docstring examples run with the tests (pytest --doctest-modules).
+DOCTESTS = --doctest-modules scorers streams
 
-.PHONY: setup demo test lint unit integration stack-up stack-down clean
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test lint unit integration wheel stack-up stack-down clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,32 +18,34 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) ## the virtualenv with relscore and its dev tools (.venv)
 
-## The demo: local Kafka + Redis, a worker, scripted customers, a readable summary.
-demo: setup
+demo: setup ## local Kafka + Redis, a worker, simulated customers, a readable summary
 	$(BIN)/relscore demo
 
-## The whole test suite: lint, types, unit, property and integration tests on the real stack.
-test: setup lint
-	$(BIN)/python -m pytest -q tests
+test: setup lint ## the whole suite: lint, types, doctests, unit, property, integration, fault
+	$(BIN)/python -m pytest -q $(DOCTESTS) tests
 
-lint: setup
+lint: setup ## ruff and mypy (strict)
 	$(BIN)/ruff check scorers streams tests
 	$(BIN)/mypy
 
-unit: setup
-	$(BIN)/python -m pytest -q tests/unit
+unit: setup ## the offline tests alone (no Kafka, no Redis): doctests and tests/unit
+	$(BIN)/python -m pytest -q $(DOCTESTS) tests/unit
 
-integration: setup
+integration: setup ## the tests on the real local stack (tests/integration)
 	$(BIN)/python -m pytest -q tests/integration
 
-stack-up: setup
+wheel: setup ## build the wheel into dist/ (what the Docker image installs)
+	rm -rf build
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
+
+stack-up: setup ## start the local Kafka and Redis (relscore stack up)
 	$(BIN)/relscore stack up
 
-stack-down: setup
+stack-down: setup ## stop them (relscore stack down)
 	$(BIN)/relscore stack down
 
-clean:
+clean: ## stop the stack, delete its data, the venv and the caches
 	-$(BIN)/relscore stack down --wipe
-	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

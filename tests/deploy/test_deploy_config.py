@@ -577,6 +577,21 @@ def test_dockerfile_exposes_the_web_port_and_runs_the_worker() -> None:
     assert build_parser().parse_args(cmd).command == "worker"
 
 
+def test_the_image_installs_the_built_wheel_and_no_source_tree() -> None:
+    """The final stage gets the wheel from the build stage and nothing else: what runs in
+    production is what `pip install relscore` gives, without tests or bench."""
+    instructions = dockerfile_instructions()
+    stages = [i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
+    assert len(stages) == 2, "a wheel-building stage, then the image"
+    build, image = instructions[stages[0]:stages[1]], instructions[stages[1]:]
+    assert any(k == "RUN" and "pip wheel" in rest for k, rest in build)
+    copies = [rest for keyword, rest in image if keyword in ("COPY", "ADD")]
+    assert copies and all(rest.startswith("--from=") for rest in copies), copies
+    assert any(k == "RUN" and "pip install" in rest and ".whl" in rest for k, rest in image)
+    copied = " ".join(rest for keyword, rest in instructions if keyword == "COPY")
+    assert "tests" not in copied and "bench" not in copied
+
+
 def test_dockerfile_gives_the_worker_user_its_data_dir() -> None:
     """Faust creates RELSCORE_DATA_DIR/v1/tables at start even with the memory store. The image
     runs as a non-root USER and compose mounts a fresh named volume at the data directory,
