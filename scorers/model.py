@@ -20,6 +20,8 @@ LN2 = math.log(2.0)
 MIN_SPEND = 0.01  # decayed net spend below a cent counts as none
 SUPPORT_CSAT_MIN_WEIGHT = 1e-9  # ticket CSAT counts while its decayed weight is above this
 BANDS: tuple[tuple[float, str], ...] = ((80.0, "excellent"), (60.0, "good"), (40.0, "fair"))
+# Every band, best first: the one list the metrics, the demo and the CLI name bands by.
+BAND_NAMES: tuple[str, ...] = (*(name for _, name in BANDS), "poor")
 
 
 @dataclass(frozen=True, slots=True)

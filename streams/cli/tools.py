@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from scorers.model import BAND_NAMES
 from scorers.timefmt import format_ms
 from streams.cli.context import (
     EXIT_UNAVAILABLE,
@@ -51,7 +52,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         f"in {elapsed:.2f} s ({rate:,.0f} events/s)"
     )
     print("bands: " + ", ".join(
-        f"{band} {bands.get(band, 0)}" for band in ("excellent", "good", "fair", "poor")))
+        f"{band} {bands.get(band, 0)}" for band in BAND_NAMES))
     print(f"alerts: {len(result.alerts)}; outputs in {out}/scores.jsonl, alerts.jsonl, dlq.jsonl")
     return 0
 

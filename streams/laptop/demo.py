@@ -27,6 +27,7 @@ from kafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from scorers.config import DAY_MS, ScoringConfig
+from scorers.model import BAND_NAMES
 from scorers.timefmt import format_ms, parse_rfc3339_ms
 from streams.kafka_clients import kafka_client_config
 from streams.laptop.simulator import (
@@ -47,7 +48,6 @@ from streams.runtime.topic_layout import ensure_topics, required_topics
 from streams.settings import Settings
 from streams.tools.topic_reader import read_all, wait_caught_up
 
-BANDS = ("excellent", "good", "fair", "poor")
 DEFAULT_CUSTOMERS = 48
 DEFAULT_DAYS = 90
 DEFAULT_SEED = 7
@@ -191,7 +191,7 @@ def build_summary(scores: Sequence[Message], alerts: Sequence[Message], facts: R
         facts=facts,
         customers=len(latest),
         score_messages=len(scores),
-        bands={band: bands.get(band, 0) for band in BANDS},
+        bands={band: bands.get(band, 0) for band in BAND_NAMES},
         alerts=ordered,
         alert_types=dict(Counter(alert["type"] for alert in ordered)),
         alerted=alerted,
@@ -235,7 +235,7 @@ def summary_lines(summary: DemoSummary) -> list[str]:
         f"{max(0.0, f.scored_seconds - f.produce_seconds):.1f} s after the last was sent",
         "",
         "Customers per band now: " + ", ".join(
-            f"{band} {summary.bands.get(band, 0)}" for band in BANDS),
+            f"{band} {summary.bands.get(band, 0)}" for band in BAND_NAMES),
         f"Alerts: {len(summary.alerts)} ({types.get('below_threshold', 0)} fell below "
         f"{f.threshold:g}, {types.get('sharp_drop', 0)} sharp drops, "
         f"{types.get('recovered', 0)} recovered) for {len(summary.alerted)} customers; "

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from scorers.model import BANDS, band_of
+from scorers.model import BAND_NAMES, band_of
 from streams.runtime import metrics
-
-BAND_NAMES = (*(name for _, name in BANDS), "poor")
 
 
 class BandCounts:

@@ -12,8 +12,9 @@ import pytest
 from kafka.admin import KafkaAdminClient
 
 from scorers.config import DEFAULT_CONFIG
+from scorers.model import BAND_NAMES
 from streams.kafka_clients import kafka_client_config
-from streams.laptop.demo import BANDS, run_demo
+from streams.laptop.demo import run_demo
 from streams.laptop.stack_settings import StackSettings
 from streams.runtime.topic_layout import required_topics
 from streams.settings import Settings
@@ -57,7 +58,7 @@ def test_the_demo_summary_matches_the_output_topics(
         at_risk = sorted((cid, m["score"]) for cid, m in latest.items() if m["score"] < 60)
         assert sorted(summary.at_risk) == at_risk
         bands = Counter(m["band"] for m in latest.values())
-        assert summary.bands == {band: bands.get(band, 0) for band in BANDS}
+        assert summary.bands == {band: bands.get(band, 0) for band in BAND_NAMES}
         assert summary.customers == len(latest) == 16
         assert summary.score_messages == len(scores)
         assert {a.customer_id for a in summary.alerted} == {a["customer_id"] for a in alerts}
@@ -74,7 +75,7 @@ def test_the_demo_summary_matches_the_output_topics(
         text = "\n".join(printed)
         assert f"Alerts: {len(alerts)} " in text
         assert "Customers per band now: " + ", ".join(
-            f"{band} {bands.get(band, 0)}" for band in BANDS) in text
+            f"{band} {bands.get(band, 0)}" for band in BAND_NAMES) in text
         for cid, score in at_risk:
             assert f"{cid} ({score:.1f})" in text
         for customer in summary.alerted:

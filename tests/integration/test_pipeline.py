@@ -18,10 +18,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from scorers.config import DEFAULT_CONFIG
-from scorers.model import band_of
+from scorers.model import BAND_NAMES, band_of
 from streams.laptop.scenario import healthy_history, scripted_population
 from streams.laptop.worker_process import WorkerProcess
-from streams.runtime.band_gauge import BAND_NAMES
 from streams.settings import Settings
 from streams.tools.offline_scoring import OfflineResult, score_lines
 from streams.tools.topic_reader import latest_by_customer, read_all, wait_caught_up
