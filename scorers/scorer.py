@@ -198,7 +198,7 @@ def rescore(
 
 def score_message(s: CustomerState, evaluation: Evaluation, score: float,
                   previous: float | None, reason: str, cfg: ScoringConfig) -> dict[str, Any]:
-    """The ``relationship-scores`` message for ``evaluation`` (DESIGN section 4).
+    """The ``relationship-scores`` message for ``evaluation`` (docs/design.md section 4).
 
     Examples:
 

@@ -343,8 +343,8 @@ def test_known_invisible_and_control_characters_are_rejected(char: str) -> None:
 
 @pytest.mark.parametrize("char", ["\u034f", "\ufe0f", "\U000e0100"])
 def test_zero_width_marks_outside_the_format_category_are_rejected(char: str) -> None:
-    """DESIGN: ids with zero-width characters are rejected. These default-ignorable, zero-width
-    code points (combining grapheme joiner, variation selectors) are
+    """docs/design.md: ids with zero-width characters are rejected. These default-ignorable,
+    zero-width code points (combining grapheme joiner, variation selectors) are
     category Mn, not Cf, so "acme" and "acme" + U+034F are two customers that look alike."""
     assert reason(TICKET, orjson.dumps(base(TICKET, customer_id=f"acme{char}"))) == "bad_id"
 

@@ -1,4 +1,4 @@
-"""Properties of the due-time schedule (DESIGN section 5: silence counts).
+"""Properties of the due-time schedule (docs/design.md section 5: silence counts).
 
 1. Following a silent customer's due times (``rescore`` at ``state.next_due``, again and again)
    finds every below_threshold / recovered alert and every band change that a brute force over
