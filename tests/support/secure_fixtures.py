@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -37,6 +36,7 @@ from tests.support.secure_servers import (
     stop_secure_kafka,
     stop_tls_redis,
 )
+from tests.support.stack_fixtures import free_port
 
 SENTINEL = "S3NT1NEL"
 KAFKA_USER = "relscore"
@@ -91,12 +91,6 @@ def make_tls(directory: Path) -> TlsFiles:
              "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert),
              cwd=directory)
     return TlsFiles(ca_cert=ca_cert, cert=cert, key=key)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
