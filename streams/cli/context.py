@@ -43,3 +43,23 @@ def load_stack_settings() -> StackSettings:
         return StackSettings.from_env()
     except SettingsError as exc:
         raise CliError(str(exc)) from exc
+
+
+def event_time(text: str, flag: str) -> int:
+    """An event time given on the command line: RFC 3339, or a date (00:00 UTC).
+
+    >>> event_time("1998-01-01", "--cut")
+    883612800000
+    >>> try:
+    ...     event_time("yesterday", "--as-of")
+    ... except CliError as exc:
+    ...     print(str(exc)[:46])
+    --as-of 'yesterday': not an RFC 3339 timestamp
+    """
+    from scorers.timefmt import parse_rfc3339_ms
+
+    try:
+        return parse_rfc3339_ms(text if "T" in text else f"{text}T00:00:00Z")
+    except ValueError as exc:
+        raise CliError(f"{flag} {text!r}: {exc} (give a date like 2026-06-01 or a time like "
+                       "2026-06-01T12:00:00Z)") from exc

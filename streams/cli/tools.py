@@ -12,6 +12,7 @@ from streams.cli.context import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     CliError,
+    event_time,
     load_scoring_config,
     load_settings,
 )
@@ -25,6 +26,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     settings = load_settings()
     cfg = load_scoring_config(settings)
     path = Path(args.file)
+    as_of_ms = None if args.as_of is None else event_time(args.as_of, "--as-of")
     now_ms = time.time_ns() // 1_000_000
     started = time.perf_counter()
     try:
@@ -33,6 +35,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             limits=Limits(settings.worker.max_payload_bytes, settings.worker.max_future_skew_ms),
             partitions=settings.topics.partitions,
             allowed_lateness_ms=settings.worker.allowed_lateness_ms,
+            as_of_ms=as_of_ms,
         )
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
@@ -53,6 +56,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     )
     print("bands: " + ", ".join(
         f"{band} {bands.get(band, 0)}" for band in BAND_NAMES))
+    if as_of_ms is not None:
+        print(f"every customer valued at {format_ms(as_of_ms)} (--as-of); events after it are "
+              "in dlq.jsonl with reason after_as_of")
     print(f"alerts: {len(result.alerts)}; outputs in {out}/scores.jsonl, alerts.jsonl, dlq.jsonl")
     return 0
 
@@ -125,6 +131,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     score = sub.add_parser("score", help="score a JSONL event file offline with the same model")
     score.add_argument("file", help="events, one JSON object a line, each with a 'topic' field")
     score.add_argument("--out", required=True, help="directory for scores/alerts/dlq .jsonl")
+    score.add_argument("--as-of", metavar="T",
+                       help="value every customer at event time T (RFC 3339 or a date), firing "
+                       "the re-scores and alerts due by then; later events go to dlq.jsonl")
     score.set_defaults(func=cmd_score)
 
     produce = sub.add_parser("produce", help="send a JSONL event file to the input topics")
