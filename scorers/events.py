@@ -316,7 +316,7 @@ def validate_event(
     ...     except InvalidEvent as exc:
     ...         print(f"{exc.reason}: {exc}")
     out_of_range: priority='p1' is not one of ['low', 'normal', 'high', 'urgent']
-    bad_timestamp: ts=1795168800 is outside 2000-01-01..3000-01-01 (epoch seconds sent as ms?)
+    bad_timestamp: ts=1795168800 is outside 1971-01-01..3000-01-01 (epoch seconds sent as ms?)
     bad_id: customer_id must be 1-128 characters, got 0
     """
     event_id = _identifier(obj, "event_id")
@@ -486,7 +486,7 @@ def _timestamp(obj: dict[str, Any], reference_ms: int | None, limits: Limits) ->
     if not MIN_EVENT_MS <= ts < MAX_EVENT_MS:
         raise InvalidEvent(
             BAD_TIMESTAMP,
-            f"ts={value!r} is outside 2000-01-01..3000-01-01 (epoch seconds sent as ms?)",
+            f"ts={value!r} is outside 1971-01-01..3000-01-01 (epoch seconds sent as ms?)",
         )
     if reference_ms is not None and ts - reference_ms > limits.max_future_skew_ms:
         raise InvalidEvent(

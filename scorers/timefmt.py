@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-# Earliest event time accepted: anything before is a unit mistake (seconds for ms) or junk.
-MIN_EVENT_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+# Earliest event time accepted. Real histories go back decades (the 1990s and before), but
+# epoch seconds sent as milliseconds land in January 1970 for any date up to the year 2969, so
+# a floor at 1971 still catches that unit mistake.
+MIN_EVENT_MS = 31_536_000_000  # 1971-01-01T00:00:00Z
 MAX_EVENT_MS = 32_503_680_000_000  # 3000-01-01T00:00:00Z
 
 

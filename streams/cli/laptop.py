@@ -83,6 +83,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                  "customers_by_persona": {p: sim.customers_of(p) for p in PERSONAS}}
         Path(args.truth).write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2) + b"\n")
         print(f"ground truth (customer -> persona) written to {args.truth}")
+    if args.outcomes:
+        import orjson
+
+        Path(args.outcomes).write_bytes(b"".join(orjson.dumps(o) + b"\n" for o in sim.outcomes()))
+        print(f"outcomes (churning customers churned by the last day) written to "
+              f"{args.outcomes} (relscore backtest FILE --cut T --outcomes it)")
     if args.out:
         out = Path(args.out)
         try:
@@ -169,4 +175,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      "3339 time, or 'now'")
     sim.add_argument("--out", help="write the messages to this JSONL event file instead")
     sim.add_argument("--truth", help="write the customers' personas (JSON) to this file")
+    sim.add_argument("--outcomes", help="write the truth as backtest outcomes (JSONL): "
+                     "churning customers churned by the last simulated day, no one else")
     sim.set_defaults(func=cmd_simulate)

@@ -1,4 +1,4 @@
-"""The operator tools: ``relscore score``, ``produce``, ``tail`` and ``customer``."""
+"""The operator tools: ``relscore score``, ``backtest``, ``produce``, ``tail``, ``customer``."""
 
 from __future__ import annotations
 
@@ -60,6 +60,64 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(f"every customer valued at {format_ms(as_of_ms)} (--as-of); events after it are "
               "in dlq.jsonl with reason after_as_of")
     print(f"alerts: {len(result.alerts)}; outputs in {out}/scores.jsonl, alerts.jsonl, dlq.jsonl")
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    import orjson
+
+    from scorers.config import ConfigError, load_config
+    from scorers.events import Limits
+    from streams.tools.backtest import read_outcomes, report_lines, run_backtest
+    from streams.tools.offline_scoring import read_lines
+
+    settings = load_settings()
+    cut_ms = event_time(args.cut, "--cut")
+    if args.horizon_days <= 0:
+        raise CliError("--horizon-days must be > 0")
+    configs = []
+    for path in args.config or []:
+        try:
+            configs.append((Path(path).stem, load_config(path)))
+        except ConfigError as exc:
+            raise CliError(f"scoring config refused: {exc}") from exc
+    if not configs:
+        configs = [("default" if settings.worker.config_path is None
+                    else Path(settings.worker.config_path).stem, load_scoring_config(settings))]
+    outcomes = None
+    if args.outcomes:
+        try:
+            read = read_outcomes(read_lines(Path(args.outcomes)))
+        except OSError as exc:
+            raise CliError(f"cannot read {args.outcomes}: {exc.strerror or exc}") from exc
+        for number, error in read.errors[:20]:
+            print(f"{args.outcomes}:{number}: {error}; line skipped")
+        if read.errors:
+            print(f"{len(read.errors)} outcome lines skipped, {len(read.by_customer)} read")
+        outcomes = read.by_customer
+    try:
+        reports, split = run_backtest(
+            read_lines(Path(args.file)), cut_ms=cut_ms, horizon_days=args.horizon_days,
+            configs=configs, outcomes=outcomes, partitions=settings.topics.partitions,
+            allowed_lateness_ms=settings.worker.allowed_lateness_ms,
+            limits=Limits(settings.worker.max_payload_bytes, settings.worker.max_future_skew_ms),
+        )
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+    if split.invalid:
+        print(f"{split.invalid} invalid event lines ignored (relscore score lists why)")
+    if split.churned_before_cut:
+        print(f"{split.churned_before_cut} customers had churned before the cut: left out")
+    for line in report_lines(reports, cut_ms, args.horizon_days):
+        print(line)
+    if args.json:
+        body = {"cut": format_ms(cut_ms), "horizon_days": args.horizon_days,
+                "outcomes": "file" if outcomes is not None else "derived from the events",
+                "reports": [report.as_dict() for report in reports]}
+        try:
+            Path(args.json).write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
+        except OSError as exc:
+            raise CliError(f"cannot write {args.json}: {exc.strerror or exc}") from exc
     return 0
 
 
@@ -135,6 +193,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        help="value every customer at event time T (RFC 3339 or a date), firing "
                        "the re-scores and alerts due by then; later events go to dlq.jsonl")
     score.set_defaults(func=cmd_score)
+
+    backtest = sub.add_parser(
+        "backtest", help="check that low scores mean customers at risk (scores at a cut vs "
+        "what customers did after it)",
+        description="Score every customer at --cut from the events before it, then compare "
+        "with what each did within --horizon-days after it (from --outcomes, or else churned = "
+        "no purchase and no interaction in the horizon). Reports the AUC of the score and of "
+        "recency and frequency alone, the threshold alert's precision, recall and lift, the "
+        "churn rate per band, the alerts' lead time and their noise.",
+    )
+    backtest.add_argument("file", help="events, one JSON object a line, each with a 'topic'")
+    backtest.add_argument("--cut", required=True, metavar="T",
+                          help="when to score (RFC 3339 or a date)")
+    backtest.add_argument("--horizon-days", type=float, required=True, metavar="N",
+                          help="how long after the cut to look for the outcome")
+    backtest.add_argument("--outcomes", metavar="FILE",
+                          help='JSONL {"customer_id": ..., "churned": true|false, "at": ...}')
+    backtest.add_argument("--config", action="append", metavar="A.toml",
+                          help="a scoring config to compare (repeat for side by side)")
+    backtest.add_argument("--json", metavar="REPORT", help="also write the figures as JSON")
+    backtest.set_defaults(func=cmd_backtest)
 
     produce = sub.add_parser("produce", help="send a JSONL event file to the input topics")
     produce.add_argument("file")

@@ -123,6 +123,9 @@ class Simulation:
     segments: dict[str, str | None]
     records: list[SimRecord]
     counts: dict[str, int] = field(default_factory=dict)
+    # Churning customers and when they count as gone: the end of the simulated days (the
+    # simulation models their decline, not a cancellation date).
+    churned_at: dict[str, int] = field(default_factory=dict)
 
     def events(self) -> list[dict[str, Any]]:
         """Every well-formed message's event (``topic`` field included), in send order;
@@ -140,6 +143,15 @@ class Simulation:
 
     def customers_of(self, persona: str) -> list[str]:
         return sorted(cid for cid, p in self.personas.items() if p == persona)
+
+    def outcomes(self) -> list[dict[str, Any]]:
+        """The truth as ``relscore backtest --outcomes`` reads it: every churning customer
+        churned (``at``: the end of the simulated days), no one else did."""
+        return [
+            {"customer_id": cid, "churned": cid in self.churned_at,
+             **({"at": format_ms(self.churned_at[cid])} if cid in self.churned_at else {})}
+            for cid in sorted(self.personas)
+        ]
 
 
 # ---------------------------------------------------------------- personas
@@ -444,9 +456,13 @@ def simulate(spec: SimSpec) -> Simulation:
         cid: rng.choice(("enterprise", "smb", "smb", None, None)) for cid in cids
     }
     records: list[SimRecord] = []
+    churned_at: dict[str, int] = {}
     for cid in cids:
         crng = random.Random(f"relscore-sim:{spec.seed}:{cid}")
-        events = _Customer(cid, personas[cid], segments[cid], spec, crng).run()
+        customer = _Customer(cid, personas[cid], segments[cid], spec, crng)
+        events = customer.run()
+        if customer.persona == "churning":
+            churned_at[cid] = spec.end_ms
         for event in events:
             ts = _ts_ms(event)
             value = orjson.dumps({k: v for k, v in event.items() if k != "topic"})
@@ -475,7 +491,7 @@ def simulate(spec: SimSpec) -> Simulation:
         records = noisy + malformed
     order = sorted(range(len(records)), key=lambda i: (records[i].send_ms, i))
     records = [records[i] for i in order]
-    return Simulation(spec, personas, segments, records, counts)
+    return Simulation(spec, personas, segments, records, counts, churned_at)
 
 
 # ---------------------------------------------------------------- producing

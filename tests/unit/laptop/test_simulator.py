@@ -109,3 +109,13 @@ def test_churners_alert_loyal_customers_do_not_and_noise_is_absorbed(seed: int) 
     slipping = [final[cid] for cid in sim.customers_of("slipping")]
     assert max(slipping) < max(final[cid] for cid in sim.customers_of("loyal"))
     assert min(slipping) > max(final[cid] for cid in sim.customers_of("churning"))
+
+
+def test_the_outcomes_say_churning_customers_churned_by_the_last_day_and_no_one_else() -> None:
+    sim = simulate(SimSpec(customers=40, days=60, seed=2))
+    outcomes = {o["customer_id"]: o for o in sim.outcomes()}
+    assert set(outcomes) == set(sim.personas)
+    churned = {c for c, o in outcomes.items() if o["churned"]}
+    assert churned == set(sim.customers_of("churning")) and churned
+    assert {parse_rfc3339_ms(outcomes[c]["at"]) for c in churned} == {sim.spec.end_ms}
+    assert all("at" not in o for o in outcomes.values() if not o["churned"])

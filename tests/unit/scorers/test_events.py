@@ -163,7 +163,7 @@ def test_fractional_seconds_are_kept_to_the_millisecond() -> None:
     assert decoded("ticket", ts="2026-11-20T11:00:00.250+01:00").ts == TS + 250
 
 
-@given(st.integers(946_684_800_000, 32_503_679_999_999))
+@given(st.integers(31_536_000_000, 32_503_679_999_999))
 @settings(max_examples=300, deadline=None)
 def test_format_and_parse_round_trip(ms: int) -> None:
     text = format_ms(ms)
@@ -196,15 +196,28 @@ def test_epoch_seconds_instead_of_ms_is_a_bad_timestamp() -> None:
     assert "epoch seconds" in str(error)
 
 
-@pytest.mark.parametrize("ts", [0, -1, 946_684_799_999, 32_503_680_000_000, TS * 1000,
-                                "1999-12-31T23:59:59Z", "3000-01-01T00:00:00Z"])
+@pytest.mark.parametrize("ts", [0, -1, 31_535_999_999, 32_503_680_000_000, TS * 1000,
+                                "1970-12-31T23:59:59Z", "3000-01-01T00:00:00Z"])
 def test_timestamp_out_of_the_accepted_years(ts: int | str) -> None:
     assert rejected("ticket", ts=ts).reason == BAD_TIMESTAMP
 
 
-def test_timestamp_bounds_are_inclusive_at_2000() -> None:
-    assert decoded("ticket", ts=946_684_800_000).ts == 946_684_800_000
-    assert decoded("ticket", ts="2000-01-01T00:00:00Z").ts == 946_684_800_000
+def test_timestamp_bounds_are_inclusive_at_1971() -> None:
+    assert decoded("ticket", ts=31_536_000_000).ts == 31_536_000_000
+    assert decoded("ticket", ts="1971-01-01T00:00:00Z").ts == 31_536_000_000
+
+
+@pytest.mark.parametrize("when", ["1997-01-01T00:00:00Z", "1998-06-30T12:00:00+02:00",
+                                  852_076_800_000])
+def test_real_histories_from_the_nineties_are_accepted(when: int | str) -> None:
+    assert decoded("ticket", ts=when).ts < 946_684_800_000
+
+
+@pytest.mark.parametrize("seconds", [852_076_800, 946_684_800, 1_795_168_800, 4_102_444_800])
+def test_epoch_seconds_sent_as_milliseconds_are_still_caught(seconds: int) -> None:
+    """1997, 2000, 2026 and 2100 in seconds, read as milliseconds, all fall in January 1970."""
+    error = rejected("ticket", ts=seconds)
+    assert error.reason == BAD_TIMESTAMP and "epoch seconds" in str(error)
 
 
 @pytest.mark.parametrize("ts", [float(TS), 1.7e12, True, [TS], {"ms": TS}])
