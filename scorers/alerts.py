@@ -60,6 +60,7 @@ def _alert(
             for d in evaluation.drivers
         ],
         "confidence": evaluation.confidence,
+        "evidence": state.evidence,
         "as_of": format_ms(evaluation.as_of),
     }
     if extra:
@@ -81,11 +82,15 @@ def check_alerts(
     Examples:
 
     With the default rules (threshold 60, recovery at 65, critical below 40, a drop of 15
-    points within 7 days is sharp):
+    points within 7 days is sharp, at least 3 events of evidence to page):
 
     >>> from scorers.config import DAY_MS, DEFAULT_CONFIG
     >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
-    >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0)
+    >>> newcomer = CustomerState("c-1", first_ts=t0, ref_ts=t0, evidence=1)
+    >>> check_alerts(newcomer, Evaluation(t0, 30.0, 30.0, {}, 0.2), 30.0, None,
+    ...              DEFAULT_CONFIG.alerts), newcomer.below  # one event pages no one
+    ([], False)
+    >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, evidence=12)
     >>> previous = None
     >>> for day, score in [(0, 72.0), (1, 58.0), (2, 62.0), (3, 66.0), (4, 49.0), (5, 35.0)]:
     ...     evaluation = Evaluation(t0 + day * DAY_MS, score, score, {}, confidence=0.8)
@@ -104,7 +109,8 @@ def check_alerts(
     [('c-42:sharp_drop:2026-11-26T10:00:00Z', 'critical', 30.0)]
     """
     alerts: list[dict[str, Any]] = []
-    if not state.below and score < cfg.threshold:
+    enough = state.evidence >= cfg.min_evidence
+    if not state.below and score < cfg.threshold and enough:
         state.below = True
         alerts.append(_alert(state, BELOW_THRESHOLD, evaluation, score, previous, cfg))
     elif state.below and score >= cfg.threshold + cfg.hysteresis:
@@ -112,7 +118,11 @@ def check_alerts(
         alerts.append(_alert(state, RECOVERED, evaluation, score, previous, cfg))
 
     # Sharp drop: the window keeps a decreasing run of (time, score), so its head is the
-    # highest score within the window.
+    # highest score within the window. It starts once the evidence is there: a sharp drop is
+    # a fall from an established level, not a first few events finding their level.
+    if not enough:
+        state.drop_window = []
+        return alerts
     at = float(evaluation.as_of)
     window = [p for p in state.drop_window if p[0] >= at - cfg.sharp_drop_window_ms]
     peak = window[0][1] if window else score

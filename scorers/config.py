@@ -182,6 +182,7 @@ class AlertConfig:
     sharp_drop_points: float
     sharp_drop_window_ms: float
     max_drivers: int
+    min_evidence: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +196,7 @@ class ScoringConfig:
 
     >>> cfg = config_from_mapping({"model": {"prior_score": 50.0}, "alerts": {"threshold": 55}})
     >>> cfg.prior_score, cfg.alerts.threshold, cfg.scorer_version
-    (50.0, 55.0, '1')
+    (50.0, 55.0, '2')
     >>> cfg.purchase.half_life_ms == 30 * DAY_MS  # days in the file, milliseconds here
     True
     """
@@ -295,7 +296,7 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any], path: str, source:
 
 
 _INTEGER_KEYS = frozenset({"dedup_memory", "target_products", "max_products", "max_open_tickets",
-                           "max_drivers"})
+                           "max_drivers", "min_evidence"})
 
 
 def _number(value: Any, dotted: str, source: str) -> float:
@@ -443,6 +444,7 @@ def _build(tree: dict[str, Any], source: str) -> ScoringConfig:
             sharp_drop_points=r.within("alerts.sharp_drop_points", 0.1, 100.0),
             sharp_drop_window_ms=r.positive("alerts.sharp_drop_window_days") * DAY_MS,
             max_drivers=r.count("alerts.max_drivers"),
+            min_evidence=r.count("alerts.min_evidence", minimum=0),
         ),
         fresh_half_lives=r.positive("confidence.fresh_half_lives"),
         fresh_within_ms={

@@ -3,7 +3,8 @@
 :func:`evaluate` values a :class:`CustomerState` at an event time ``at_ms`` (>= the state's
 clock) without changing it. Each component returns its 0-100 score and the parts that cost it
 points, each with a sentence a customer-success manager can act on; the composite is the
-weighted mean of the components that have data, shrunk toward the prior while evidence is thin.
+weighted mean of the components that have data. Thin evidence lowers the confidence, never the
+score (paging waits for evidence instead: ``alerts.min_evidence``).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class Driver:
     >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, products={"crm": t0})
     >>> driver = evaluate(state, t0, cfg).drivers[0]
     >>> driver.component, driver.score, driver.impact
-    ('depth', 25.0, 25.0)
+    ('depth', 25.0, 75.0)
     >>> driver.detail
     'uses 1 of 4 target products or services in the last 90 days'
     """
@@ -125,7 +126,7 @@ class Evaluation:
     >>> state, outputs = apply_event(None, purchase, cfg)
     >>> evaluation = outputs.evaluation
     >>> round(evaluation.score, 1), evaluation.band, evaluation.confidence
-    (69.3, 'good', 0.07)
+    (78.6, 'good', 0.07)
     >>> evaluation.components["depth"], evaluation.components["engagement"]  # None: no data
     (25.0, None)
     >>> [driver.detail for driver in evaluation.drivers]
@@ -219,11 +220,12 @@ def _clamp(value: float, low: float = 0.0, high: float = 100.0) -> float:
 
 
 def _recency(since_ms: float, grace_ms: float, zero_ms: float) -> float:
+    """100 within the grace period, then falling, never flat again: at first as fast as a
+    straight line to 0 at ``zero_ms`` would, then exponentially (it is 37 there and keeps
+    halving), so that long-silent customers stay ranked by how long they have been silent."""
     if since_ms <= grace_ms:
         return 100.0
-    if since_ms >= zero_ms:
-        return 0.0
-    return 100.0 * (zero_ms - since_ms) / (zero_ms - grace_ms)
+    return 100.0 * math.exp(-(since_ms - grace_ms) / (zero_ms - grace_ms))
 
 
 def _expected_decayed(per_30_days: float, half_life_ms: float, history_ms: float) -> float:
@@ -250,7 +252,7 @@ def purchase_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Compone
     100.0
     >>> later = purchase_component(state, t0 + 60 * DAY_MS, cfg)
     >>> round(later.score, 1), [part.detail for part in later.parts]
-    (48.5, ['no purchase in 60 days', 'returns are 0% of order value'])
+    (50.3, ['no purchase in 60 days', 'returns are 0% of order value'])
     >>> purchase_component(CustomerState("c-7", first_ts=t0, ref_ts=t0), t0, cfg) is None
     True
     """
@@ -363,16 +365,18 @@ def _open_ticket_detail(tickets: tuple[tuple[int, int], ...], at: int,
     return f"{count} ticket{'s' if count != 1 else ''} open (highest priority {PRIORITIES[worst]})"
 
 
-def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult:
+def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult | None:
     """Support: open tickets by priority and age past SLA, recent escalations, reopens, late
-    resolutions and ticket CSAT. A customer without tickets scores 100 (nothing wrong).
+    resolutions and ticket CSAT; None (no data, left out) until the customer's first ticket:
+    no ticket is not evidence of perfect support, and a ticket feed that stops must not make
+    everyone's support perfect.
 
     Examples:
 
     >>> from scorers.config import DEFAULT_CONFIG as cfg
     >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
-    >>> support_component(CustomerState("c-42", first_ts=t0, ref_ts=t0), t0, cfg).score
-    100.0
+    >>> support_component(CustomerState("c-42", first_ts=t0, ref_ts=t0), t0, cfg) is None
+    True
     >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, open_tickets={
     ...     "t-1": [PRIORITIES.index("normal"), t0],
     ...     "t-2": [PRIORITIES.index("urgent"), t0 - 16 * HOUR_MS]})
@@ -380,6 +384,8 @@ def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
     >>> round(result.score, 1), result.parts[0].detail
     (30.8, '1 urgent ticket open past SLA (oldest 16 h)')
     """
+    if s.last_ticket_ts is None and not s.open_tickets:
+        return None
     c = cfg.support
     f = decay_factor(at - s.ref_ts, c.half_life_ms)
     open_load = open_ticket_load(s, at, cfg)
@@ -432,7 +438,7 @@ def engagement_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Compo
     (85.0, ['contact volume at 100% of target', 'negative sentiment in conversations (-0.50)'])
     >>> result = engagement_component(state, t0 + 30 * DAY_MS, cfg)
     >>> round(result.score, 1), result.parts[0].detail
-    (34.4, 'no contact in 30 days')
+    (36.3, 'no contact in 30 days')
     """
     if s.last_touch_ts is None:
         return None
@@ -547,9 +553,11 @@ def revenue_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
     if long < MIN_SPEND or long_rate <= 0:
         return None  # no net spend (sub-cent remainders are float noise, not spend)
     growth = short_rate / long_rate - 1.0
-    # Steady spend is healthy (70); growth earns the rest, decline takes it all away.
-    scaled = max(-1.0, min(1.0, growth / c.full_scale_growth))
-    score = 70.0 + (30.0 * scaled if scaled >= 0 else 70.0 * scaled)
+    # Steady spend is healthy (70); growth earns the rest up to full_scale_growth, and decline
+    # takes it away in proportion, down to 0 when spending has stopped (growth -100%): no
+    # floor before that, where customers in steep decline would tie and stop being ranked.
+    score = 70.0 + (30.0 * min(1.0, growth / c.full_scale_growth) if growth >= 0
+                    else 70.0 * max(-1.0, growth))
     if abs(growth) < 0.05:
         part = Part(100 - score, "spend steady, not growing, against its long-run rate")
     else:
@@ -581,13 +589,13 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
     ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
     >>> state, _ = apply_event(None, purchase, cfg)
     >>> now = evaluate(state, state.ref_ts, cfg)
-    >>> round(now.score, 1), round(now.raw_score, 1), now.band  # shrunk toward the prior 65
-    (69.3, 86.4, 'good')
+    >>> round(now.score, 1), round(now.raw_score, 1), now.band  # the score is the composite
+    (78.6, 78.6, 'good')
     >>> later = evaluate(state, state.ref_ts + 90 * DAY_MS, cfg)  # nothing for 90 days
     >>> round(later.score, 1), later.components["purchase"], later.confidence
-    (61.5, 33.9, 0.02)
+    (33.4, 40.2, 0.02)
     >>> [driver.detail for driver in later.drivers][:2]
-    ['no purchase in 90 days', 'spend down 64% against its long-run rate']
+    ['no purchase in 90 days', 'uses 1 of 4 target products or services in the last 90 days']
     >>> evaluate(state, 0, cfg).as_of == state.ref_ts  # never before the state's clock
     True
     """
@@ -607,8 +615,9 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
     evidence = float(s.evidence)
     k = cfg.prior_strength
     trust = evidence / (evidence + k) if evidence + k > 0 else 1.0
-    score = cfg.prior_score if raw is None else trust * raw + (1 - trust) * cfg.prior_score
-    score = _clamp(score)
+    # Thin evidence lowers the confidence, never the score: shrinking toward a prior would rank
+    # a one-time buyer above a long-lapsed regular.
+    score = _clamp(cfg.prior_score if raw is None else raw)
 
     total_weight = sum(w for w in weights.values() if w > 0)
     fresh_weight = 0.0

@@ -76,7 +76,9 @@ def _component_rates(s: CustomerState, at: int, cfg: ScoringConfig) -> dict[str,
         history = max(float(at - s.first_purchase_ts), r.min_history_ms, DAY_MS)
         spread = (LN2 / r.short_half_life_ms * _history_factor(history, r.short_half_life_ms)
                   + LN2 / r.long_half_life_ms * _history_factor(history, r.long_half_life_ms))
-        rates["revenue"] = 70.0 / r.full_scale_growth * 2 * ratio * spread
+        # d score / d growth is 70 below steady spend and 30 / full_scale_growth above.
+        slope = max(70.0, 30.0 / r.full_scale_growth)
+        rates["revenue"] = slope * 2 * ratio * spread
     return rates
 
 
@@ -94,7 +96,7 @@ def score_rate_bound(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfi
     >>> state, outputs = apply_event(None, purchase, cfg)
     >>> bound = score_rate_bound(state, outputs.evaluation, cfg)
     >>> round(bound * DAY_MS, 3)  # points per day, at most
-    0.358
+    2.813
     """
     weights = cfg.weights_for(s.segment)
     present = {name for name, value in evaluation.components.items()
@@ -103,10 +105,7 @@ def score_rate_bound(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfi
     # share among the present ones, and schedule the appearance itself as a jump.
     weight_sum = sum(weights[name] for name in present) or 1.0
     rates = _component_rates(s, evaluation.as_of, cfg)
-    raw_rate = sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
-    k = cfg.prior_strength
-    trust = s.evidence / (s.evidence + k) if s.evidence + k > 0 else 1.0
-    return trust * raw_rate
+    return sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
 
 
 def _levels(s: CustomerState, cfg: ScoringConfig, at: int) -> list[float]:
@@ -155,11 +154,11 @@ def next_check_ms(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfig) 
     ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
     >>> state, outputs = apply_event(None, purchase, cfg)
     >>> from scorers.timefmt import format_ms
-    >>> round(outputs.evaluation.score, 1)  # 4.3 points above the re-arm level 65
-    69.3
+    >>> round(outputs.evaluation.score, 1)  # 1.4 points below the band edge 80
+    78.6
     >>> due = next_check_ms(state, outputs.evaluation, cfg)
     >>> format_ms(due), due == state.next_due, due % RESOLUTION_MS
-    ('2026-12-02T11:45:00Z', True, 0)
+    ('2026-11-20T21:46:00Z', True, 0)
     """
     at = evaluation.as_of
     distance = min(abs(evaluation.score - (level - LEVEL_MARGIN))

@@ -113,7 +113,7 @@ def apply_event(
     >>> state, outputs = apply_event(None, purchase, cfg)  # None: a customer seen first
     >>> message = outputs.score
     >>> message["score"], message["band"], message["reason"], message["as_of"]
-    (69.3, 'good', 'event', '2026-11-20T10:00:00Z')
+    (78.6, 'good', 'event', '2026-11-20T10:00:00Z')
     >>> [driver["detail"] for driver in message["drivers"]]
     ['uses 1 of 4 target products or services in the last 90 days']
 
@@ -128,7 +128,7 @@ def apply_event(
     >>> new, outputs = apply_event(state, ticket, cfg)
     >>> message = outputs.score
     >>> message["score"], message["previous_score"], message["components"]["support"]
-    (65.6, 69.3, 50.0)
+    (68.2, 78.6, 50.0)
     >>> state.events_seen, new.events_seen
     (1, 2)
     """
@@ -177,15 +177,16 @@ def rescore(
     >>> later, outputs = rescore(state, state.ref_ts + 60 * DAY_MS, cfg)  # 60 quiet days
     >>> message = outputs.score
     >>> message["score"], message["previous_score"], message["reason"], message["as_of"]
-    (62.7, 69.3, 'decay', '2027-01-19T10:00:00Z')
+    (41.6, 78.6, 'decay', '2027-01-19T10:00:00Z')
     >>> [driver["detail"] for driver in message["drivers"]][:2]
-    ['no purchase in 60 days', 'spend down 48% against its long-run rate']
+    ['no purchase in 60 days', 'uses 1 of 4 target products or services in the last 90 days']
 
-    In the stream it runs at the state's due time (see :mod:`scorers.schedule`); a time the
-    clock has already passed publishes nothing:
+    In the stream it runs at the state's due time (see :mod:`scorers.schedule`), the earliest
+    time the score could cross a level: it need not have moved a published tenth by then, and
+    then publishes nothing. A time the clock has already passed publishes nothing either:
 
-    >>> format_ms(state.next_due), rescore(state, state.next_due, cfg)[1].score["score"]
-    ('2026-12-02T11:45:00Z', 68.8)
+    >>> format_ms(state.next_due), rescore(state, state.next_due, cfg)[1].scores
+    ('2026-11-20T21:46:00Z', [])
     >>> rescore(later, state.ref_ts, cfg)[1].scores
     []
     """
@@ -212,7 +213,7 @@ def score_message(s: CustomerState, evaluation: Evaluation, score: float,
     >>> evaluation = evaluate(state, state.ref_ts, cfg)
     >>> message = score_message(state, evaluation, round(evaluation.score, 1), None, EVENT, cfg)
     >>> message["customer_id"], message["score"], message["band"], message["scorer_version"]
-    ('c-42', 69.3, 'good', '1')
+    ('c-42', 78.6, 'good', '2')
     >>> message["events_seen"], message["confidence"], message["as_of"], message["reason"]
     (1, 0.07, '2026-11-20T10:00:00Z', 'event')
     """
@@ -231,8 +232,26 @@ def score_message(s: CustomerState, evaluation: Evaluation, score: float,
             {"component": d.component, "score": d.score, "impact": d.impact, "detail": d.detail}
             for d in evaluation.drivers
         ],
+        "evidence": s.evidence,
+        "alert_hold": alert_hold(s, score, cfg),
         "scorer_version": cfg.scorer_version,
     }
+
+
+def alert_hold(s: CustomerState, score: float, cfg: ScoringConfig) -> str | None:
+    """Why a score under the threshold has no open alert: ``"thin_evidence"`` while fewer
+    than ``alerts.min_evidence`` events back it, else None.
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> from scorers.state import CustomerState
+    >>> alert_hold(CustomerState("c-1", first_ts=0, ref_ts=0, evidence=1), 41.0, cfg)
+    'thin_evidence'
+    >>> alert_hold(CustomerState("c-1", first_ts=0, ref_ts=0, evidence=5), 41.0, cfg) is None
+    True
+    """
+    if score < cfg.alerts.threshold and not s.below and s.evidence < cfg.alerts.min_evidence:
+        return "thin_evidence"
+    return None
 
 
 def _publish(s: CustomerState, at: int, reason: str, cfg: ScoringConfig) -> Outputs:
@@ -372,15 +391,37 @@ def _apply_ticket(s: CustomerState, e: TicketEvent, cfg: ScoringConfig) -> None:
 
 
 def _open_ticket(s: CustomerState, tid: str, priority: int, ts: int, cfg: ScoringConfig) -> None:
+    s.evidence += 1  # an open ticket is evidence: a customer known only by tickets can page
+    if len(s.open_tickets) >= cfg.support.max_open_tickets:
+        # Full: the new ticket may only replace one it outweighs at every time from now on,
+        # so a new ticket never lightens the load (kept otherwise, nothing is replaced).
+        dominated = [
+            other for other, (p, opened) in s.open_tickets.items()
+            if _outweighs((priority, ts), (p, opened), s.ref_ts, cfg)
+        ]
+        if not dominated:
+            return
+        loads = {other: ticket_load(s.open_tickets[other][0], s.open_tickets[other][1], s.ref_ts,
+                                    cfg) for other in dominated}
+        del s.open_tickets[min(dominated, key=lambda other: (loads[other], other))]
     s.open_tickets[tid] = [priority, ts]
-    if len(s.open_tickets) > cfg.support.max_open_tickets:
-        # Drop the ticket that weighs least, so a new ticket can never lighten the load.
-        loads = {
-            tid: ticket_load(priority, opened, s.ref_ts, cfg)
-            for tid, (priority, opened) in s.open_tickets.items()
-        }
-        lightest = min(loads, key=lambda tid: (loads[tid], tid))
-        del s.open_tickets[lightest]
+
+
+def _outweighs(new: tuple[int, int], old: tuple[int, int], since: int,
+               cfg: ScoringConfig) -> bool:
+    """True when ticket ``new`` weighs at least as much as ``old`` at every time >= ``since``.
+
+    A ticket's load is flat, then rises linearly past its SLA, then is flat again at its cap:
+    the difference of two such curves is piecewise linear, so checking it where either
+    curve bends (and at ``since``) checks it everywhere.
+    """
+    c = cfg.support
+    times = {since}
+    for priority, opened in (new, old):
+        sla = c.sla_ms[priority]
+        times |= {int(opened + sla), int(opened + sla * (1 + c.max_overdue_factor)) + 1}
+    return all(ticket_load(*new, t, cfg) >= ticket_load(*old, t, cfg) - 1e-12
+               for t in times if t >= since)
 
 
 def _apply_interaction(s: CustomerState, e: InteractionEvent, cfg: ScoringConfig) -> None:

@@ -60,6 +60,14 @@ EVENT_TIME_LAG = Histogram(
     buckets=(0.1, 1, 10, 60, 600, 3600, 86400, 7 * 86400),
     registry=REGISTRY,
 )
+INPUT_LAST_RECORD = Gauge(
+    "relscore_input_last_record_timestamp_seconds",
+    "Record (producer) time of the newest record read from each input topic; set to the "
+    "worker's start time until one arrives. A topic far behind the others is a silent feed, "
+    "not silent customers (alert RelscoreInputFeedSilent).",
+    ["topic"],
+    registry=REGISTRY,
+)
 CUSTOMERS = Gauge(
     "relscore_customers",
     "Customers per band among those whose state this worker holds (sum over workers).",

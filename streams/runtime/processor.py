@@ -112,11 +112,20 @@ class Processor:
             settings.topics.tickets: TICKET,
             settings.topics.interactions: INTERACTION,
         }
+        # Newest record time per input topic (ms). Until a topic's first record it is the
+        # worker's start, so a feed that never flows also shows as silent.
+        started_ms = _now_ms()
+        self.feed_ms = dict.fromkeys(self.kinds, started_ms)
+        for topic in self.kinds:
+            metrics.child(metrics.INPUT_LAST_RECORD, topic).set(started_ms / 1000)
 
     def decode(self, record: Record, now_ms: int | None = None) -> Decoded | Emit:
         """Validate ``record``: a :class:`Decoded` event, or the DLQ/re-key record to send."""
         kind, source = self._kind_and_source(record)
         reference = record.timestamp_ms if record.timestamp_ms else now_ms or _now_ms()
+        if reference > self.feed_ms.get(record.topic, reference):
+            self.feed_ms[record.topic] = reference
+            metrics.child(metrics.INPUT_LAST_RECORD, record.topic).set(reference / 1000)
         try:
             if kind is None:
                 raise InvalidEvent("unknown_topic", f"no event kind for topic {record.topic!r}")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import time
 import unicodedata
 
 import orjson
 
 from scorers.config import DEFAULT_CONFIG
 from streams.laptop.scenario import scripted_population
+from streams.runtime import metrics
 from streams.runtime.dlq import RAW_LIMIT_BYTES, dlq_message
 from streams.runtime.processor import KIND_HEADER, Decoded, Emit, Processor, Record
 from streams.settings import Settings
@@ -105,3 +107,30 @@ def test_offline_scoring_reports_rejected_lines_and_keeps_going() -> None:
                                                                  (6, "unknown_topic")]
     assert result.events == len(healthy)
     assert result.scores["loyal-0"]["events_seen"] == len(healthy)
+
+
+def feed_gauge(topic: str) -> float | None:
+    return metrics.REGISTRY.get_sample_value(
+        "relscore_input_last_record_timestamp_seconds", {"topic": topic})
+
+
+def test_the_feed_gauge_follows_the_newest_record_of_each_input_topic() -> None:
+    settings = SETTINGS.namespaced(f"feeds-{time.time_ns()}")
+    before = time.time()
+    processor = Processor(settings, DEFAULT_CONFIG)
+    # Every input topic shows from the start, so a feed that never flows is visible.
+    for topic in settings.topics.inputs:
+        started = feed_gauge(topic)
+        assert started is not None and before - 1 <= started <= time.time() + 1
+    later_ms = int(time.time() * 1000) + 60_000
+    processor.decode(Record(topic=settings.topics.purchases, partition=0, offset=1, key=b"c-1",
+                            value=purchase(), timestamp_ms=later_ms, headers=()))
+    assert feed_gauge(settings.topics.purchases) == later_ms / 1000
+    # An older record, a rejected one or a re-keyed one never moves it back.
+    processor.decode(Record(topic=settings.topics.purchases, partition=0, offset=2, key=b"c-1",
+                            value=b"not json", timestamp_ms=later_ms - 5_000, headers=()))
+    assert feed_gauge(settings.topics.purchases) == later_ms / 1000
+    processor.decode(Record(topic=settings.topics.rekey, partition=0, offset=3, key=b"c-1",
+                            value=purchase(), timestamp_ms=later_ms + 9_000, headers=()))
+    assert feed_gauge(settings.topics.rekey) is None
+    assert feed_gauge(settings.topics.tickets) == started

@@ -200,7 +200,9 @@ def silence_rate_bound(s: CustomerState, a: int, b: int, present: frozenset[str]
     ref = s.ref_ts
 
     def recency_active(last: int | None, grace: float, zero: float) -> bool:
-        return last is not None and b - last > grace and a - last < zero
+        # Past the grace period recency falls for good (exponentially, never flat again), at
+        # most at its initial rate of 100 / (zero - grace) points per ms.
+        return last is not None and b - last > grace
 
     p = cfg.purchase
     if s.last_purchase_ts is not None and s.first_purchase_ts is not None:
@@ -243,21 +245,21 @@ def silence_rate_bound(s: CustomerState, a: int, b: int, present: frozenset[str]
 
     r = cfg.revenue
     if "revenue" in present and s.first_purchase_ts is not None and s.rev_short > 0:
-        # growth = q - 1 moves the score by at most 70/full_scale per unit while unsaturated,
-        # i.e. while q < 1 + full_scale; |d ln q / dt| as for the decayed sums above.
+        # growth = q - 1 moves the score by at most 70 per unit below steady spend and
+        # 30/full_scale above it while unsaturated, i.e. while q < 1 + full_scale;
+        # |d ln q / dt| as for the decayed sums above.
         history = float(a - s.first_purchase_ts)
         log_rate = (_log_rate(r.short_half_life_ms, history)
                     + _log_rate(r.long_half_life_ms, history))
-        rates["revenue"] = (70.0 / r.full_scale_growth * (1 + r.full_scale_growth) * log_rate)
+        slope = max(70.0, 30.0 / r.full_scale_growth)
+        rates["revenue"] = slope * (1 + r.full_scale_growth) * log_rate
 
     weights = cfg.weights_for(s.segment)
     weight_sum = sum(weights[name] for name in present)
     if weight_sum <= 0:
         return 0.0
-    raw = sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
-    k = cfg.prior_strength
-    trust = s.evidence / (s.evidence + k) if s.evidence + k > 0 else 1.0
-    return trust * raw
+    # The score is the composite itself (no shrinkage toward a prior).
+    return sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
 
 
 def structure(s: CustomerState, ev: Evaluation, cfg: ScoringConfig) -> tuple[Any, ...]:
@@ -342,13 +344,14 @@ class Crossings:
 
 
 def rule_crossings(scores: Sequence[tuple[int, float]], below: bool, band: str,
-                   cfg: ScoringConfig) -> Crossings:
-    """Replay the below_threshold / recovered rules and band edges over published scores."""
+                   cfg: ScoringConfig, evidence: int) -> Crossings:
+    """Replay the below_threshold / recovered rules and band edges over published scores
+    (``evidence`` does not change in a silence: below alerts.min_evidence nothing pages)."""
     a = cfg.alerts
     found = Crossings()
     for t, raw in scores:
         score = round(raw, 1)
-        if not below and score < a.threshold:
+        if not below and score < a.threshold and evidence >= a.min_evidence:
             below = True
             found.alerts.append((t, BELOW_THRESHOLD, score))
         elif below and score >= a.threshold + a.hysteresis:
@@ -368,7 +371,7 @@ def brute_force(s: CustomerState, start: int, end: int, cfg: ScoringConfig) -> C
         raise NearBoundary
     assert s.score is not None
     return rule_crossings([(t, scan.looks[t].score) for t in times], s.below,
-                          band_of(s.score), cfg)
+                          band_of(s.score), cfg, s.evidence)
 
 
 @dataclass
@@ -473,7 +476,8 @@ def test_a_healthy_customer_going_silent_alerts_once_on_the_minute(segment: str 
     state = replay(healthy_then_silent(segment), DEFAULT_CONFIG)
     found = assert_schedule_finds_what_brute_force_finds(state, DEFAULT_CONFIG)
     assert [kind for _, kind, _ in found.alerts] == [BELOW_THRESHOLD]
-    assert [band for _, band in found.bands][-2:] == ["good", "fair"]
+    # Silence keeps costing: no floor where long-silent customers would tie.
+    assert [band for _, band in found.bands][-3:] == ["good", "fair", "poor"]
 
 
 def test_support_healing_in_silence_recovers_once() -> None:
@@ -495,8 +499,19 @@ def test_revenue_leaving_the_composite_is_a_scheduled_step() -> None:
     # spend falls under MIN_SPEND (day ~46 with a 20-day half-life); the score then steps up.
     cfg = CONFIGS["fast"]
     state = replay([purchase(T0 + 4 * DAY, 0.05, segment="smb")], cfg)
-    found = assert_schedule_finds_what_brute_force_finds(state, cfg)
-    assert [band for _, band in found.bands] == ["fair", "good"]
+    assert_schedule_finds_what_brute_force_finds(state, cfg)
+    # The first minute without revenue, by bisection over the minute grid ...
+    low, high = T0 + 14 * DAY, T0 + 100 * DAY
+    assert evaluate(state, low, cfg).components["revenue"] is not None
+    assert evaluate(state, high, cfg).components["revenue"] is None
+    while high - low > MINUTE:
+        mid = low + (high - low) // (2 * MINUTE) * MINUTE
+        low, high = (mid, high) if evaluate(state, mid, cfg).components["revenue"] else (low, mid)
+    # ... is a step up of the score, and the schedule looks there, within one step.
+    assert evaluate(state, high, cfg).score > evaluate(state, low, cfg).score + 1.0
+    looks = [t for t, ev in follow_schedule(state, high + DAY, cfg).looks
+             if t > low and ev.components["revenue"] is None]
+    assert looks and 0 <= looks[0] - high <= RESOLUTION_MS
 
 
 def test_ticket_csat_fading_out_of_support_is_a_scheduled_step() -> None:

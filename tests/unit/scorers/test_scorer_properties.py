@@ -166,9 +166,10 @@ def test_bounds_hold_under_extreme_configs(events: list[Event], overrides: Any) 
 
 @pytest.mark.parametrize("prior", [59.96, 79.97, 39.95])
 def test_published_band_matches_the_published_score(prior: float) -> None:
-    # A score of 59.96 is published as 60.0: its band must be "good", like any 60.0.
+    # A score of 59.96 is published as 60.0: its band must be "good", like any 60.0. A refund
+    # alone gives no component data, so the score is the prior.
     cfg = config_from_mapping({"model": {"prior_score": prior}})
-    _, out = apply_event(None, ticket(T0), cfg)
+    _, out = apply_event(None, purchase(T0, 10.0, type="refund"), cfg)
     assert out.score is not None and out.evaluation is not None
     assert out.evaluation.score == prior
     assert out.score["score"] == round(prior, 1)
@@ -176,8 +177,9 @@ def test_published_band_matches_the_published_score(prior: float) -> None:
 
 
 def test_alert_band_matches_the_alert_score() -> None:
-    cfg = config_from_mapping({"model": {"prior_score": 39.96}, "alerts": {"threshold": 45}})
-    _, out = apply_event(None, ticket(T0), cfg)
+    cfg = config_from_mapping({"model": {"prior_score": 39.96},
+                               "alerts": {"threshold": 45, "min_evidence": 0}})
+    _, out = apply_event(None, purchase(T0, 10.0, type="refund"), cfg)
     [alert] = out.alerts
     assert alert["score"] == 40.0
     assert alert["band"] == "fair" == band_of(alert["score"])
@@ -219,8 +221,11 @@ def test_extra_open_ticket_never_raises_support(
     ts = data.draw(st.integers(state.first_ts, state.ref_ts), label="ts")
     after, _ = apply_event(state, ticket(ts, "t-extra", priority=priority, event_id="x"), CFG)
     at = state.ref_ts + data.draw(st.integers(0, 100 * DAY), label="dt")
-    assert evaluate(after, at, CFG).components["support"] <= (  # type: ignore[operator]
-        evaluate(state, at, CFG).components["support"])
+    before_support = evaluate(state, at, CFG).components["support"]
+    after_support = evaluate(after, at, CFG).components["support"]
+    assert after_support is not None  # a ticket is support data
+    if before_support is not None:  # before the first ticket there is nothing to raise
+        assert after_support <= before_support
 
 
 # --- 3. order invariance ----------------------------------------------------------------------
@@ -433,8 +438,9 @@ def fake_evaluation(at: int, score: float) -> Evaluation:
 
 
 def run_alerts(scores: Sequence[float], gap_ms: int = 8 * DAY) -> list[list[dict[str, Any]]]:
-    """Feed published scores to the alert rules; one step per ``gap_ms`` (no sharp drops)."""
-    state = CustomerState(customer_id="c-1", first_ts=T0, ref_ts=T0)
+    """Feed published scores to the alert rules; one step per ``gap_ms`` (no sharp drops),
+    for a customer with plenty of evidence."""
+    state = CustomerState(customer_id="c-1", first_ts=T0, ref_ts=T0, evidence=20)
     out = []
     previous = None
     for i, score in enumerate(scores):
@@ -539,11 +545,13 @@ def test_event_history_hovering_58_to_62_alerts_once_then_recovers_once() -> Non
 @given(payloads())
 @settings(max_examples=300, deadline=None)
 def test_a_new_customers_first_event_never_pages(drawn: tuple[str, dict[str, Any]]) -> None:
+    """The score says what the event says; the page waits for evidence, and says so."""
     kind, payload = drawn
     _, out = apply_event(None, decode(kind, payload, "e-0"), CFG)
     assert out.score is not None
-    assert out.score["score"] >= CFG.alerts.threshold
     assert out.alerts == []
+    held = out.score["score"] < CFG.alerts.threshold
+    assert out.score["alert_hold"] == ("thin_evidence" if held else None)
 
 
 @pytest.mark.parametrize(
@@ -561,8 +569,19 @@ def test_a_new_customers_first_event_never_pages(drawn: tuple[str, dict[str, Any
 @pytest.mark.parametrize("segment", [None, "enterprise", "smb"])
 def test_one_bad_event_does_not_page_a_new_customer(event: Event, segment: str | None) -> None:
     _, out = apply_event(None, dataclasses.replace(event, segment=segment), CFG)
-    assert out.score is not None and out.score["score"] >= 60.0
-    assert out.alerts == []
+    assert out.score is not None and out.alerts == []
+    if out.score["score"] < 60.0:
+        assert out.score["alert_hold"] == "thin_evidence"
+
+
+def test_the_third_event_of_a_customer_in_trouble_pages_and_the_hold_is_lifted() -> None:
+    events = [ticket(T0 + i * HOUR, f"t-{i}", priority=URGENT) for i in range(3)]
+    _, outputs = replay(events)
+    assert [out.alerts for out in outputs[:2]] == [[], []]
+    assert [o.score["alert_hold"] for o in outputs[:2] if o.score] == ["thin_evidence"] * 2
+    assert [a["type"] for a in outputs[2].alerts] == [BELOW_THRESHOLD]
+    assert outputs[2].alerts[0]["evidence"] == 3
+    assert outputs[2].score is not None and outputs[2].score["alert_hold"] is None
 
 
 def healthy_history() -> list[Event]:
@@ -623,11 +642,9 @@ def test_replay_gives_the_same_alert_ids() -> None:
     assert runs[0] == runs[1] and len(runs[0]) == 1
 
 
-# --- known ticket-order and cap issues (reported; strict xfail flips when fixed) ---------------
+# --- ticket order and the open-ticket cap ---------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="ticket cap drops the ticket lightest at ref_ts, which "
-                   "can be heavier later: a new urgent ticket lowers the load at T > ref_ts")
 def test_extra_urgent_ticket_at_the_open_ticket_cap() -> None:
     events: list[Event] = [ticket(T0, f"u{i:02d}", priority=URGENT) for i in range(63)]
     ref = T0 + 200 * HOUR
@@ -686,11 +703,61 @@ def test_fully_returned_spend_does_not_depend_on_arrival_order() -> None:
     assert math.isclose(a.score, b.score, abs_tol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="an opened ticket is not evidence, so a customer known "
-                   "only by open tickets stays at the prior (65) however many are overdue")
 def test_many_overdue_urgent_tickets_page_even_without_other_history() -> None:
     events = [ticket(T0 + i * HOUR, f"t-{i}", priority=URGENT) for i in range(10)]
     states, outputs = replay(events)
     _, out = rescore(states["c-1"], T0 + 3 * DAY, CFG)
     alerts = [a["type"] for o in [*outputs, out] for a in o.alerts]
     assert BELOW_THRESHOLD in alerts
+
+
+# --- ranking: thin evidence must not reorder customers -----------------------------------------
+
+HEALTH_AND_TROUBLE = {
+    "warm vs hostile meeting": (
+        lambda ts: interaction(ts, "meeting", sentiment=1.0, event_id="e-pair"),
+        lambda ts: interaction(ts, "meeting", sentiment=-1.0, event_id="e-pair")),
+    "promoter vs detractor": (
+        lambda ts: interaction(ts, "survey", nps=10, csat=5, event_id="e-pair"),
+        lambda ts: interaction(ts, "survey", nps=0, csat=1, event_id="e-pair")),
+    "low vs urgent ticket": (
+        lambda ts: ticket(ts, "t-pair", priority=0, event_id="e-pair"),
+        lambda ts: ticket(ts, "t-pair", priority=URGENT, event_id="e-pair")),
+    "happy vs unhappy resolution": (
+        lambda ts: ticket(ts, "t-pair", "resolved", csat=5, event_id="e-pair"),
+        lambda ts: ticket(ts, "t-pair", "resolved", csat=1, event_id="e-pair")),
+}
+
+
+@given(single_customer_histories(min_size=0), st.sampled_from(sorted(HEALTH_AND_TROUBLE)),
+       st.data())
+@PROPERTY
+def test_evidence_of_health_never_ranks_below_the_same_history_with_trouble(
+    events: list[Event], pair: str, data: st.DataObject,
+) -> None:
+    states, _ = replay(events)
+    base = states.get("c-1")
+    start = T0 if base is None else base.first_ts
+    ts = data.draw(st.integers(start, start + 60 * DAY), label="ts")
+    healthy_event, trouble_event = HEALTH_AND_TROUBLE[pair]
+    healthy, _ = apply_event(base, healthy_event(ts), CFG)
+    troubled, _ = apply_event(base, trouble_event(ts), CFG)
+    at = max(healthy.ref_ts, troubled.ref_ts) + data.draw(st.integers(0, 200 * DAY), label="dt")
+    assert evaluate(healthy, at, CFG).score >= evaluate(troubled, at, CFG).score - 1e-9
+
+
+@given(single_customer_histories(min_size=1), single_customer_histories(min_size=1),
+       st.integers(0, 300 * DAY))
+@PROPERTY
+def test_scores_rank_customers_as_their_data_does_whatever_the_evidence(
+    one: list[Event], other: list[Event], dt: int,
+) -> None:
+    """No shrinkage remains: the published score is the composite of the customer's own data,
+    so two customers, one with little evidence and one with much, keep their data's order."""
+    a, b = replay(one)[0]["c-1"], replay(other)[0]["c-1"]
+    at = max(a.ref_ts, b.ref_ts) + dt
+    ea, eb = evaluate(a, at, CFG), evaluate(b, at, CFG)
+    for evaluation in (ea, eb):
+        assert evaluation.raw_score is None or evaluation.score == evaluation.raw_score
+    if ea.raw_score is not None and eb.raw_score is not None:
+        assert (ea.score > eb.score) == (ea.raw_score > eb.raw_score)
