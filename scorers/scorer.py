@@ -258,9 +258,13 @@ def _publish(s: CustomerState, at: int, reason: str, cfg: ScoringConfig) -> Outp
     evaluation = evaluate(s, at, cfg)
     score = round(evaluation.score, 1)
     outputs = Outputs(evaluation=evaluation)
-    # An event publishes when the score or a component moved; time alone only when the
-    # score itself did (decay re-scores near a level would otherwise flood the topic).
-    changed = score != s.score or (reason == EVENT and evaluation.components != s.components)
+    # An event publishes when the score or a component moved, or when it brings the evidence
+    # that lifts an alert hold; time alone only when the score itself moved (decay re-scores
+    # near a level would otherwise flood the topic).
+    lifts_hold = (not s.below and s.evidence == cfg.alerts.min_evidence
+                  and score < cfg.alerts.threshold)
+    changed = score != s.score or (
+        reason == EVENT and (evaluation.components != s.components or lifts_hold))
     if changed:
         previous = s.score
         outputs.alerts = check_alerts(s, evaluation, score, previous, cfg.alerts)

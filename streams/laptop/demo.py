@@ -173,7 +173,8 @@ def build_summary(scores: Sequence[Message], alerts: Sequence[Message], facts: R
         ))
     alerted.sort(key=lambda a: (a.score, a.customer_id))
     at_risk = sorted(
-        ((cid, float(m["score"])) for cid, m in latest.items() if m["score"] < facts.threshold),
+        ((cid, float(m["score"])) for cid, m in latest.items()
+         if m["score"] < facts.threshold and not m.get("alert_hold")),
         key=lambda item: (item[1], item[0]),
     )
     persona_alerts: dict[str, tuple[int, int, int]] = {}

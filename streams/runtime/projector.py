@@ -77,7 +77,8 @@ async def write_batch(
             pipe.delete(key)
             pipe.hset(key, mapping=cast(Any, hash_fields(message)))
             pipe.zadd(f"{prefix}scores", {customer: message["score"]})
-            if message["score"] < threshold:
+            # At risk: under the threshold with the evidence to page (not on alert_hold).
+            if message["score"] < threshold and not message.get("alert_hold"):
                 pipe.zadd(f"{prefix}at_risk", {customer: message["score"]})
             else:
                 pipe.zrem(f"{prefix}at_risk", customer)

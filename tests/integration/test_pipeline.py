@@ -65,7 +65,9 @@ def test_scripted_history_gives_expected_scores_and_exactly_the_expected_alerts(
     assert len(alerts) == len(set(alert_ids(alerts))), "an alert was published twice"
     alerted = {alert["customer_id"] for alert in alerts if alert["type"] == "below_threshold"}
     assert alerted == {"churning-0", "churning-1"}
-    assert scores["newcomer-0"]["score"] >= 60, "one event must not page anyone"
+    newcomer = scores["newcomer-0"]
+    assert "newcomer-0" not in {alert["customer_id"] for alert in alerts}, "one event pages no one"
+    assert newcomer["score"] >= 60 or newcomer["alert_hold"] == "thin_evidence", newcomer
     for alert in alerts:
         assert alert["drivers"], "an alert must say why"
         assert alert["emitted_at"].endswith("Z")
@@ -137,7 +139,11 @@ def test_bad_input_goes_to_the_dlq_with_a_reason_and_scoring_goes_on(
     assert "65536" in oversized["error"]
 
     scores = latest_by_customer(read_all(settings, settings.topics.scores))
-    assert scores["steady"]["events_seen"] == len(good)
+    # Every good event was applied; the last message is the last one that changed something.
+    expected = offline(good)
+    assert expected.states["steady"].events_seen == len(good)
+    assert scores["steady"]["events_seen"] == expected.scores["steady"]["events_seen"]
+    assert scores["steady"]["score"] == expected.scores["steady"]["score"]
     assert unicodedata.normalize("NFC", "José") in scores
     assert worker.process is not None and worker.process.poll() is None, "worker died"
 

@@ -109,7 +109,9 @@ def test_read_model_holds_the_final_scores_and_converges_after_a_redis_outage(
     # Redis came back empty (no persistence): the projector rebuilds it from the topic.
     expected = {c: m["score"] for c, m in during.items()}
     _, at_risk = wait_for_read_model(settings, expected)
-    assert at_risk == {c: s for c, s in expected.items() if s < 60}
+    # At risk: under 60 with the evidence to page; the one-event newcomer is on alert_hold.
+    assert at_risk == {c: s for c, s in expected.items()
+                       if s < 60 and not during[c]["alert_hold"]}
     assert set(at_risk) == {"churning-0", "churning-1"}
     client = redis.Redis.from_url(settings.redis.url, decode_responses=True)
     try:

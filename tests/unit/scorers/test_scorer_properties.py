@@ -761,3 +761,15 @@ def test_scores_rank_customers_as_their_data_does_whatever_the_evidence(
         assert evaluation.raw_score is None or evaluation.score == evaluation.raw_score
     if ea.raw_score is not None and eb.raw_score is not None:
         assert (ea.score > eb.score) == (ea.raw_score > eb.raw_score)
+
+
+def test_the_event_that_lifts_the_hold_publishes_and_pages_even_if_the_score_stands() -> None:
+    """Returns of nothing move no component, but are evidence: the third one must still be
+    published, so that the alert the hold kept back goes out."""
+    events = [ticket(T0, "t-1", priority=URGENT),
+              purchase(T0 + HOUR, 0.0, type="return"), purchase(T0 + 2 * HOUR, 0.0, type="return")]
+    _, outputs = replay(events)
+    assert outputs[0].score is not None and outputs[0].score["alert_hold"] == "thin_evidence"
+    assert outputs[1].score is None  # nothing changed that a consumer could see
+    assert outputs[2].score is not None and outputs[2].score["alert_hold"] is None
+    assert [a["type"] for a in outputs[2].alerts] == [BELOW_THRESHOLD]
