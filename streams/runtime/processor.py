@@ -123,7 +123,8 @@ class Processor:
         """Validate ``record``: a :class:`Decoded` event, or the DLQ/re-key record to send."""
         kind, source = self._kind_and_source(record)
         reference = record.timestamp_ms if record.timestamp_ms else now_ms or _now_ms()
-        if reference > self.feed_ms.get(record.topic, reference):
+        # Per record only a lookup: the gauge moves at most once a second of record time.
+        if reference >= self.feed_ms.get(record.topic, reference + 1000) + 1000:
             self.feed_ms[record.topic] = reference
             metrics.child(metrics.INPUT_LAST_RECORD, record.topic).set(reference / 1000)
         try:

@@ -596,10 +596,12 @@ def redis_mismatches(settings: Settings, latest: dict[str, Message],
             out.append(f"{customer}: hash has score={row.get('score')} events_seen="
                        f"{row.get('events_seen')} as_of={row.get('as_of')}, topic "
                        f"{_brief(message)}")
-        below = message["score"] < threshold
+        # At risk: under the threshold with the evidence to page (not on alert_hold).
+        below = message["score"] < threshold and not message.get("alert_hold")
         if below != (customer in at_risk):
             out.append(f"{customer}: at_risk membership {customer in at_risk}, score "
-                       f"{message['score']} vs threshold {threshold}")
+                       f"{message['score']} vs threshold {threshold}, alert_hold "
+                       f"{message.get('alert_hold')}")
     extra = sorted(set(scores) - set(latest))
     out += [f"{customer}: in Redis but not on the score topic" for customer in extra]
     return out
