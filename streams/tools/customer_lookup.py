@@ -22,14 +22,25 @@ def service_url(settings: Settings) -> str:
 
 
 def customer_lines(body: dict[str, object]) -> list[str]:
-    """``GET /customers/{id}``'s answer, for a person."""
+    """``GET /customers/{id}``'s answer, for a person.
+
+    >>> body = {"customer_id": "c-1", "score": 20.0, "band": "poor", "evidence": 1,
+    ...         "alert_hold": "thin_evidence", "below_threshold": False}
+    >>> customer_lines(body)[1]
+    'score      20.0  poor  (alert held: only 1 events of evidence so far)'
+    """
 
     b = cast(dict[str, Any], body)
     score = b.get("score")
     lines = [f"customer   {b.get('customer_id')}"
              + (f"  (segment {b['segment']})" if b.get("segment") else "")]
     if isinstance(score, int | float):
-        state = "below the alert threshold" if b.get("below_threshold") else "not alerting"
+        if b.get("below_threshold"):
+            state = "below the alert threshold"
+        elif b.get("alert_hold") == "thin_evidence":
+            state = f"alert held: only {b.get('evidence')} events of evidence so far"
+        else:
+            state = "not alerting"
         lines.append(f"score      {score:.1f}  {b.get('band', '?')}  ({state})")
     lines.append(f"as of      {b.get('as_of')}  events seen {b.get('events_seen')}  "
                  f"confidence {b.get('confidence')}  open tickets {b.get('open_tickets', 0)}")
