@@ -68,6 +68,10 @@ def _alert(
     return message
 
 
+def _presence(components: dict[str, float | None] | None) -> tuple[str, ...]:
+    return tuple(sorted(name for name, value in (components or {}).items() if value is not None))
+
+
 def check_alerts(
     state: CustomerState,
     evaluation: Evaluation,
@@ -124,6 +128,11 @@ def check_alerts(
         state.drop_window = []
         return alerts
     at = float(evaluation.as_of)
+    if _presence(state.components) != _presence(evaluation.components):
+        # A component appeared or left (a first purchase, a first ticket): the score now
+        # weighs other evidence, which is new information, not a fall. Start a new window.
+        state.drop_window = [[at, score]]
+        return alerts
     window = [p for p in state.drop_window if p[0] >= at - cfg.sharp_drop_window_ms]
     peak = window[0][1] if window else score
     if peak - score >= cfg.sharp_drop_points:

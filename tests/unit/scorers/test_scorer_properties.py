@@ -773,3 +773,21 @@ def test_the_event_that_lifts_the_hold_publishes_and_pages_even_if_the_score_sta
     assert outputs[1].score is None  # nothing changed that a consumer could see
     assert outputs[2].score is not None and outputs[2].score["alert_hold"] is None
     assert [a["type"] for a in outputs[2].alerts] == [BELOW_THRESHOLD]
+
+
+def test_a_component_appearing_is_new_information_not_a_sharp_drop() -> None:
+    """Three warm meetings, then a first purchase: depth appears at 1 of 4 products and the
+    composite falls, but nothing was lost. A fall with the same components is a drop."""
+    cfg = config_from_mapping({"alerts": {"sharp_drop_points": 5}})
+    meetings = [interaction(T0 + i * HOUR, "meeting", sentiment=0.8) for i in range(3)]
+    states, outputs = replay([*meetings, purchase(T0 + 4 * HOUR, 100.0)], cfg)
+    first = outputs[-1]
+    assert first.score is not None and first.score["previous_score"] is not None
+    assert first.score["previous_score"] - first.score["score"] >= 5
+    assert [a["type"] for a in first.alerts] == []
+    # A first urgent ticket brings support in (no drop either); more urgent tickets with the
+    # same components are a fall of 5 points and more within the window: a sharp drop.
+    tickets = [ticket(T0 + (5 + i) * HOUR, f"t-{i}", priority=URGENT) for i in range(4)]
+    _, later = replay(tickets, cfg, states)
+    assert later[0].alerts == []
+    assert SHARP_DROP in [a["type"] for out in later[1:] for a in out.alerts]

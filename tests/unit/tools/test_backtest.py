@@ -39,6 +39,15 @@ def test_auc_needs_both_sides() -> None:
     assert auc([], [1.0]) is None and auc([1.0], []) is None
 
 
+def test_the_auc_interval_narrows_with_more_customers() -> None:
+    from streams.tools.backtest import auc_margin
+
+    margins = [auc_margin(0.75, n, 3 * n) for n in (10, 100, 1000, 10000)]
+    assert all(m is not None for m in margins)
+    assert margins == sorted(margins, reverse=True)  # type: ignore[type-var]
+    assert auc_margin(None, 10, 10) is None and auc_margin(0.7, 0, 10) is None
+
+
 def lines(events: list[dict[str, Any]]) -> list[bytes]:
     return [orjson.dumps(e) for e in events]
 
@@ -122,6 +131,7 @@ def test_the_command_compares_configs_side_by_side_and_writes_json(
     assert "AUC of the score" in out and "AUC of recency alone" in out
     body = orjson.loads(report.read_bytes())
     assert body["outcomes"] == "file" and len(body["reports"]) == 1
+    assert set(body["reports"][0]["margins"]) == {"score", "recency", "frequency"}
 
     default = tmp_path / "default.toml"
     default.write_text("")
