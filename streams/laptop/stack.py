@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 from kafka.admin import KafkaAdminClient
@@ -153,8 +154,9 @@ def port_open(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def _kafka_answers(port: int, timeout: float = 5.0) -> bool:
-    """A metadata round-trip with kafka-python's admin client (after a cheap TCP check)."""
+def broker_answers(host: str, port: int, timeout: float = 5.0, **security: Any) -> bool:
+    """A metadata round-trip with kafka-python's admin client (after a cheap TCP check);
+    ``security`` are kafka-python's security arguments, for a TLS or SASL listener."""
     if not port_open(port):
         return False
     ms = int(timeout * 1000)
@@ -163,10 +165,11 @@ def _kafka_answers(port: int, timeout: float = 5.0) -> bool:
     admin = KafkaAdminClient.__new__(KafkaAdminClient)
     try:
         admin.__init__(
-            bootstrap_servers=f"localhost:{port}",
+            bootstrap_servers=f"{host}:{port}",
             client_id="relscore-stack-probe",
             bootstrap_timeout_ms=ms,
             request_timeout_ms=ms,
+            **security,
         )
         cluster = admin.describe_cluster()
         return bool(cluster.get("brokers"))
@@ -177,6 +180,10 @@ def _kafka_answers(port: int, timeout: float = 5.0) -> bool:
             admin._closed = False
             with contextlib.suppress(KafkaError, OSError):
                 admin.close()
+
+
+def _kafka_answers(port: int, timeout: float = 5.0) -> bool:
+    return broker_answers("localhost", port, timeout)
 
 
 def _redis_answers(port: int, timeout: float = 2.0) -> bool:

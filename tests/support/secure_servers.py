@@ -8,7 +8,6 @@ certificates are supplied by the caller (the tests generate a throw-away CA).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import shutil
@@ -18,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-from kafka.admin import KafkaAdminClient
-from kafka.errors import KafkaError
 
 from streams.laptop.stack import (
     KAFKA_HEAP,
@@ -27,6 +24,7 @@ from streams.laptop.stack import (
     KAFKA_VERSION,
     Echo,
     StackError,
+    broker_answers,
     ensure_kafka_lib,
     escape_property,
     find_java,
@@ -83,30 +81,9 @@ def _secure_kafka_dir(run_dir: Path) -> Path:
 def _sasl_admin_answers(port: int, cafile: Path, username: str, password: str,
                         timeout: float = 5.0) -> bool:
     """A SASL_SSL metadata round-trip as ``username`` (after a cheap TCP check)."""
-    if not port_open(port):
-        return False
-    ms = int(timeout * 1000)
-    admin = KafkaAdminClient.__new__(KafkaAdminClient)  # see _kafka_answers
-    try:
-        admin.__init__(
-            bootstrap_servers=f"127.0.0.1:{port}",
-            client_id="relscore-stack-probe",
-            bootstrap_timeout_ms=ms,
-            request_timeout_ms=ms,
-            security_protocol="SASL_SSL",
-            sasl_mechanism=SCRAM_MECHANISM,
-            sasl_plain_username=username,
-            sasl_plain_password=password,
-            ssl_cafile=str(cafile),
-        )
-        return bool(admin.describe_cluster().get("brokers"))
-    except (KafkaError, OSError):
-        return False
-    finally:
-        if hasattr(admin, "_net"):
-            admin._closed = False
-            with contextlib.suppress(KafkaError, OSError):
-                admin.close()
+    return broker_answers("127.0.0.1", port, timeout, security_protocol="SASL_SSL",
+                          sasl_mechanism=SCRAM_MECHANISM, sasl_plain_username=username,
+                          sasl_plain_password=password, ssl_cafile=str(cafile))
 
 
 def _secure_kafka_properties(kdir: Path, port: int, controller_port: int, tls: TlsFiles,
