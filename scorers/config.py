@@ -196,7 +196,7 @@ class ScoringConfig:
 
     >>> cfg = config_from_mapping({"model": {"prior_score": 50.0}, "alerts": {"threshold": 55}})
     >>> cfg.prior_score, cfg.alerts.threshold, cfg.scorer_version
-    (50.0, 55.0, '2')
+    (50.0, 55.0, '3')
     >>> cfg.purchase.half_life_ms == 30 * DAY_MS  # days in the file, milliseconds here
     True
     """
@@ -240,7 +240,7 @@ class ScoringConfig:
         Examples:
 
         >>> DEFAULT_CONFIG.half_life_ms("support") / DAY_MS
-        60.0
+        7.0
         >>> DEFAULT_CONFIG.half_life_ms("depth") / DAY_MS  # depth has a window, not a half-life
         90.0
         """

@@ -407,17 +407,19 @@ def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
     if csat_n > SUPPORT_CSAT_MIN_WEIGHT:
         csat_avg = s.s_csat_sum / s.s_csat_n
         csat_score = (csat_avg - 1.0) * 25.0
-        score = (1 - c.csat_share) * base + c.csat_share * csat_score
-        parts.append(Part(c.csat_share * (100 - csat_score), "ticket CSAT {:.1f}/5", (csat_avg,)))
-        base_share = 1 - c.csat_share
+        # CSAT can only take points away: happy answers on resolved tickets must not offset
+        # tickets left open (a customer with nine urgent tickets past SLA is not at 24).
+        csat_loss = base / 100.0 * c.csat_share * (100 - csat_score)
+        score = base - csat_loss
+        parts.append(Part(csat_loss, "ticket CSAT {:.1f}/5", (csat_avg,)))
     else:
         score = base
-        base_share = 1.0
     if total > 0:
-        lost = base_share * (100 - base)
-        parts.extend(Part(lost * load / total, template, args)
+        parts.extend(Part((100 - base) * load / total, template, args)
                      for load, template, args in loads if load > 0)
-    return ComponentResult(_clamp(score), tuple(parts), s.last_ticket_ts)
+    # An open ticket is a present fact, not an old observation: support is fresh while one is.
+    fresh_at = at if s.open_tickets else s.last_ticket_ts
+    return ComponentResult(_clamp(score), tuple(parts), fresh_at)
 
 
 def engagement_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult | None:
@@ -438,7 +440,7 @@ def engagement_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Compo
     (85.0, ['contact volume at 100% of target', 'negative sentiment in conversations (-0.50)'])
     >>> result = engagement_component(state, t0 + 30 * DAY_MS, cfg)
     >>> round(result.score, 1), result.parts[0].detail
-    (36.3, 'no contact in 30 days')
+    (34.6, 'no contact in 30 days')
     """
     if s.last_touch_ts is None:
         return None

@@ -31,7 +31,7 @@ def refusal(overrides: dict[str, Any]) -> ConfigError:
 def test_defaults_match_the_documented_model() -> None:
     cfg = DEFAULT_CONFIG
     assert cfg == load_config() == config_from_mapping({})
-    assert cfg.scorer_version == "2"
+    assert cfg.scorer_version == "3"
     assert cfg.alerts.min_evidence == 3
     assert cfg.prior_score == 65.0
     assert cfg.alerts.threshold == 60.0
@@ -57,9 +57,9 @@ def test_half_life_per_component() -> None:
     cfg = DEFAULT_CONFIG
     assert cfg.half_life_ms("purchase") == 30 * DAY_MS
     assert cfg.half_life_ms("depth") == 90 * DAY_MS
-    assert cfg.half_life_ms("support") == 60 * DAY_MS
-    assert cfg.half_life_ms("engagement") == 21 * DAY_MS
-    assert cfg.half_life_ms("satisfaction") == 90 * DAY_MS
+    assert cfg.half_life_ms("support") == 7 * DAY_MS
+    assert cfg.half_life_ms("engagement") == 14 * DAY_MS
+    assert cfg.half_life_ms("satisfaction") == 14 * DAY_MS
     assert cfg.half_life_ms("revenue") == 30 * DAY_MS
 
 
@@ -77,9 +77,9 @@ def test_integer_given_for_a_float_key_is_accepted() -> None:
 
 def test_load_config_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "model.toml"
-    path.write_text('[model]\nscorer_version = "2"\n[support.sla_hours]\nurgent = 4\n')
+    path.write_text('[model]\nscorer_version = "2-custom"\n[support.sla_hours]\nurgent = 4\n')
     cfg = load_config(path)
-    assert cfg.scorer_version == "2"
+    assert cfg.scorer_version == "2-custom"
     assert cfg.support.sla_ms[3] == 4 * HOUR_MS
     assert cfg.support.sla_ms[:3] == DEFAULT_CONFIG.support.sla_ms[:3]
 

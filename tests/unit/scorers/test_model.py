@@ -217,8 +217,7 @@ def test_late_resolution_escalation_and_reopen_cost_points() -> None:
     c = cfg.support
     late = run([interaction(T0), ticket(T0, "t-1", priority=URGENT),
                 ticket(T0 + 9 * HOUR_MS, "t-1", "resolved", csat=5)])
-    base = 100 / (1 + c.late_resolution_load / c.softness)
-    expected = (1 - c.csat_share) * base + c.csat_share * 100
+    expected = 100 / (1 + c.late_resolution_load / c.softness)  # a 5/5 CSAT takes nothing
     assert evaluate(late, late.ref_ts, cfg).score == pytest.approx(expected)
     escalated = run([interaction(T0), ticket(T0, "t-1"), ticket(T0, "t-1", "escalated"),
                      ticket(T0, "t-1", "resolved")])
@@ -235,9 +234,10 @@ def test_decayed_support_loads_recover_with_time() -> None:
     cfg = only("support")
     state = run([interaction(T0), ticket(T0, "t-1"), ticket(T0, "t-1", "escalated"),
                  ticket(T0, "t-1", "resolved")])
+    c = cfg.support
     now = evaluate(state, T0, cfg).score
-    later = evaluate(state, T0 + 60 * DAY, cfg).score
-    assert later == pytest.approx(100 / (1 + 0.5 * 1.5 / 4))
+    later = evaluate(state, T0 + int(c.half_life_ms), cfg).score  # one half-life on
+    assert later == pytest.approx(100 / (1 + 0.5 * c.escalation_load / c.softness))
     assert now < later < 100
 
 
@@ -245,6 +245,22 @@ def test_ticket_csat_blends_in() -> None:
     cfg = only("support")
     state = run([interaction(T0), ticket(T0, "t-1"), ticket(T0, "t-1", "closed", csat=1)])
     assert evaluate(state, T0, cfg).score == pytest.approx(0.75 * 100 + 0.25 * 0)
+
+
+def test_happy_ticket_csat_never_offsets_tickets_left_open() -> None:
+    cfg = only("support")
+    c = cfg.support
+    backlog = [ticket(T0, f"open-{n}", priority=URGENT) for n in range(9)]
+    happy = run([ticket(T0 - DAY, "t-0"), ticket(T0 - DAY, "t-0", "resolved", csat=5),
+                 *backlog])
+    at = T0 + 3 * DAY  # nine urgent tickets, each far past its SLA
+    load = 9 * ticket_load(URGENT, T0, at, cfg)
+    score = evaluate(happy, at, cfg).score
+    assert score == pytest.approx(100 / (1 + load / c.softness))  # 5/5 takes nothing, adds nothing
+    assert score < 5
+    unhappy = run([ticket(T0 - DAY, "t-0"), ticket(T0 - DAY, "t-0", "resolved", csat=1),
+                   *backlog])
+    assert evaluate(unhappy, at, cfg).score == pytest.approx((1 - c.csat_share) * score)
 
 
 def test_closed_after_resolved_is_one_resolution() -> None:
@@ -426,8 +442,9 @@ def test_satisfaction_from_nps_and_csat(answers: list[dict[str, int]], expected:
 
 def test_satisfaction_weighs_recent_answers_more() -> None:
     cfg = only("satisfaction")
+    half_life = int(cfg.satisfaction.half_life_ms)
     state = run([interaction(T0, "survey", nps=0),
-                 interaction(T0 + 90 * DAY, "survey", nps=10)])
+                 interaction(T0 + half_life, "survey", nps=10)])
     # the old answer weighs half: (0 * 0.5 + 10 * 1) / 1.5
     assert evaluate(state, state.ref_ts, cfg).score == pytest.approx(100 / 1.5)
 

@@ -92,7 +92,7 @@ URGENT = 3
 CONFIGS: dict[str, ScoringConfig] = {
     "default": DEFAULT_CONFIG,
     "healing": config_from_mapping({
-        "support": {"half_life_days": 4.0},
+        "support": {"half_life_days": 4.0, "escalation_load": 1.5, "late_resolution_load": 1.0},
         "weights": {"support": 0.6, "revenue": 0.2},
     }),
     "fast": config_from_mapping({

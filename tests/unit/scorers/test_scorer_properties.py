@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from scorers.alerts import BELOW_THRESHOLD, RECOVERED, SHARP_DROP, alert_id, check_alerts
 from scorers.config import COMPONENTS, DEFAULT_CONFIG, ScoringConfig, config_from_mapping
 from scorers.events import INTERACTION, PURCHASE, Event
-from scorers.model import Evaluation, band_of, evaluate
+from scorers.model import Evaluation, band_of, evaluate, support_component
 from scorers.scorer import Outputs, apply_event, rescore
 from scorers.state import ID_DIGEST_CHARS, CustomerState, id_digest
 from scorers.timefmt import format_ms, parse_rfc3339_ms
@@ -509,7 +509,9 @@ def test_sharp_drop_within_the_window_even_above_threshold() -> None:
 
 def satisfaction_only() -> ScoringConfig:
     weights = {name: 1.0 if name == "satisfaction" else 0.0 for name in COMPONENTS}
-    return config_from_mapping({"weights": weights, "model": {"prior_strength": 0}})
+    # A long half-life: the hovering plan's answers, days apart, must average alike.
+    return config_from_mapping({"weights": weights, "model": {"prior_strength": 0},
+                                "satisfaction": {"half_life_days": 90.0}})
 
 
 # (gap before the answer in minutes, NPS answer): the published score hovers about 60.
@@ -744,6 +746,23 @@ def test_evidence_of_health_never_ranks_below_the_same_history_with_trouble(
     troubled, _ = apply_event(base, trouble_event(ts), CFG)
     at = max(healthy.ref_ts, troubled.ref_ts) + data.draw(st.integers(0, 200 * DAY), label="dt")
     assert evaluate(healthy, at, CFG).score >= evaluate(troubled, at, CFG).score - 1e-9
+
+
+@given(single_customer_histories(min_size=1), st.integers(0, 60 * DAY))
+@PROPERTY
+def test_ticket_csat_only_ever_takes_support_points_away(events: list[Event], dt: int) -> None:
+    """Happy answers on resolved tickets never offset tickets left open or late: support with
+    its ticket CSAT is at most what the tickets alone leave it."""
+    state = replay(events)[0]["c-1"]
+    at = state.ref_ts + dt
+    with_csat = support_component(state, at, CFG)
+    without = state.copy()
+    without.s_csat_sum = without.s_csat_n = 0.0
+    tickets_alone = support_component(without, at, CFG)
+    if with_csat is None or tickets_alone is None:
+        assert with_csat is tickets_alone is None
+        return
+    assert with_csat.score <= tickets_alone.score + 1e-9
 
 
 @given(single_customer_histories(min_size=1), single_customer_histories(min_size=1),
