@@ -27,7 +27,7 @@ test: setup lint ## the whole suite: lint, types, doctests, unit, property, inte
 	$(BIN)/python -m pytest -q $(DOCTESTS) tests
 
 lint: setup ## ruff and mypy (strict)
-	$(BIN)/ruff check scorers streams tests
+	$(BIN)/ruff check scorers streams tests bench
 	$(BIN)/mypy
 
 unit: setup ## the offline tests alone (no Kafka, no Redis): doctests and tests/unit

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import math
 import os
@@ -374,9 +373,10 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 
 
 class AgentLoop:
-    """The scoring agent's body without Kafka or Faust: ``streams.runtime.batch_scorer.BatchScorer`` fed
-    batches of Records, with a dict standing in for the table (rows written after each
-    batch, as the agent does once Kafka has acknowledged the batch's outputs).
+    """The scoring agent's body without Kafka or Faust:
+    ``streams.runtime.batch_scorer.BatchScorer`` fed batches of Records, with a dict standing in
+    for the table (rows written after each batch, as the agent does once Kafka has acknowledged
+    the batch's outputs).
 
     ``highwaters`` are the end offsets of the input partitions, as the worker passes its
     consumer's highwaters, so the event-time clocks wait for backlogged topics the same way.
@@ -403,7 +403,9 @@ class AgentLoop:
         topics = (*settings.topics.inputs, settings.topics.rekey)
         self.progress = InputProgress(topics)
         self.highwaters: dict[tuple[str, int], int | None] = {
-            (topic, partition): 0 for topic in topics for partition in range(settings.topics.partitions)
+            (topic, partition): 0
+            for topic in topics
+            for partition in range(settings.topics.partitions)
         }
         for record in records:
             tp = (record.topic, record.partition)

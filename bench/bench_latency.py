@@ -57,8 +57,8 @@ from _stackbench import (
 
 from streams.kafka_clients import aiokafka_client_config
 from streams.laptop.worker_process import WorkerProcess
-from streams.settings import Settings
 from streams.runtime.group_offsets import group_lag
+from streams.settings import Settings
 
 
 async def relay(settings: Settings) -> None:
@@ -144,7 +144,8 @@ async def consume_scores(settings: Settings, topic: str, tracker: Tracker,
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest", **aiokafka_client_config(settings.kafka))
+                                auto_offset_reset="earliest",
+                                **aiokafka_client_config(settings.kafka))
     await consumer.start()
     try:
         # This script created the topic with settings.topics.partitions partitions.

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import sys
 import tempfile
 import time
@@ -68,10 +67,10 @@ from _stackbench import (
 
 from streams.kafka_clients import kafka_client_config
 from streams.laptop.worker_process import WorkerProcess
+from streams.runtime.group_offsets import group_lag
 from streams.runtime.partitioning import partition_for
 from streams.runtime.topic_layout import changelog_topic
 from streams.settings import Settings
-from streams.runtime.group_offsets import group_lag
 
 RECOVERY_MARKS = (b"Restoring state from changelog topics", b"Done reading from changelog topics",
                   b"Recovery complete", b"schedule rebuilt", b"Worker ready")

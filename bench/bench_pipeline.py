@@ -8,11 +8,12 @@ Pre-loads the three input topics once (a simulated population, keyed by customer
 (a) the limit: a bare aiokafka pass-through (fresh group, from the beginning; one small
     message produced per event to a sink topic, acks=all; offsets committed at the end);
     run before and after (b) to bracket the machine's noise;
-(b) relscore: one ``relscore worker`` (streams.laptop.worker_process.WorkerProcess) with a fresh app id and
-    fresh output topics reading the same inputs from the start, timed from its "Worker ready"
-    log line until streams.tools.topic_reader.group_lag(...) on the inputs is 0 (or the budget ends);
-(c) the model alone: streams.tools.offline_scoring.score_lines over the same events from a JSONL file, in
-    a child process pinned to one CPU;
+(b) relscore: one ``relscore worker`` (streams.laptop.worker_process.WorkerProcess) with a
+    fresh app id and fresh output topics reading the same inputs from the start, timed from its
+    "Worker ready" log line until streams.runtime.group_offsets.group_lag(...) on the inputs
+    is 0 (or the budget ends);
+(c) the model alone: streams.tools.offline_scoring.score_lines over the same events from a
+    JSONL file, in a child process pinned to one CPU;
 (d) the agent body alone: the worker's per-record path (Processor + due-time schedule, a dict
     for the table) without Kafka or Faust, pinned to one CPU like (c).
 
@@ -58,9 +59,9 @@ from _stackbench import (
 
 from streams.kafka_clients import aiokafka_client_config
 from streams.laptop.worker_process import WorkerProcess
+from streams.runtime.group_offsets import group_lag
 from streams.runtime.topic_layout import changelog_topic
 from streams.settings import Settings
-from streams.runtime.group_offsets import group_lag
 
 # ------------------------------------------------------------------ (a) bare pass-through
 

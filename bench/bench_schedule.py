@@ -8,9 +8,9 @@ customers: template states scored from seeded random histories, cloned under new
 ids) in a dict standing in for the state table. For every table size N (the first N rows) and
 every due count D, a :class:`DueSchedule` holds all N customers: D of them due in each of the
 ``--ticks`` one-minute windows, the rest due later (up to 30 days). A tick is what the worker
-does when a partition's event-time clock moves (``streams.runtime.batch_scorer.BatchScorer``): observe the
-clock, pop the due customers and for each decode its row, ``rescore`` it at its due time,
-serialise its score messages and alerts and its new row, and push its next due time; rows go
+does when a partition's event-time clock moves (``streams.runtime.batch_scorer.BatchScorer``):
+observe the clock, pop the due customers and for each decode its row, ``rescore`` it at its due
+time, serialise its score messages and alerts and its new row, and push its next due time; rows go
 to a per-tick updates dict, as the worker writes them only after the batch. The median tick is
 reported with the number of customers it actually re-scored.
 

@@ -8,8 +8,8 @@ worker`` on them and samples it with ``py-spy record`` (100 Hz, raw collapsed st
 ``--duration`` seconds while it scores the backlog; prints the top functions by self and
 inclusive time and the self time per area (model, relscore adapter, faust, aiokafka ...).
 
-inprocess: the agent body alone (streams.runtime.batch_scorer.BatchScorer fed Records, a dict for the
-table, no Kafka) under cProfile: exact call counts, the top functions by own time.
+inprocess: the agent body alone (streams.runtime.batch_scorer.BatchScorer fed Records, a dict for
+the table, no Kafka) under cProfile: exact call counts, the top functions by own time.
 
 Needs py-spy for live (``.venv/bin/pip install py-spy``). Files land in the work directory
 it prints (raw stacks: feed them to flamegraph.pl or speedscope for a picture).
@@ -47,8 +47,8 @@ from _stackbench import (
 )
 
 from streams.laptop.worker_process import WorkerProcess
-from streams.settings import Settings
 from streams.runtime.group_offsets import group_lag
+from streams.settings import Settings
 
 
 def live(settings: Settings, work: Path, messages: list, duration: float) -> None:  # type: ignore[type-arg]
