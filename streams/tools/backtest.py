@@ -257,8 +257,9 @@ def baseline_aucs(histories: Mapping[str, History], outcomes: Mapping[str, Outco
 
 def evaluate_config(name: str, scored: OfflineResult, outcomes: Mapping[str, Outcome],
                     histories: Mapping[str, History], baselines: dict[str, float | None],
-                    cut_ms: int) -> Report:
-    """Compare one config's scores at the cut with the outcomes."""
+                    cut_ms: int, min_evidence: int = 0) -> Report:
+    """Compare one config's scores at the cut with the outcomes; ``min_evidence`` is the
+    config's ``alerts.min_evidence`` (who could be paged at all)."""
     customers = [c for c in outcomes if c in scored.scores]
     churned = {c for c in customers if outcomes[c].churned}
     score = {c: float(scored.scores[c]["score"]) for c in customers}
@@ -267,11 +268,19 @@ def evaluate_config(name: str, scored: OfflineResult, outcomes: Mapping[str, Out
     flagged = {c for c in customers if scored.states[c].below}
     hits = len(flagged & churned)
     precision = hits / len(flagged) if flagged else None
+    # The lift against the customers the alert could page at all: customers held for thin
+    # evidence never page, so when they are the likeliest to leave the plain lift is below 1.
+    eligible = [c for c in customers if scored.states[c].evidence >= min_evidence]
+    eligible_rate = (sum(1 for c in eligible if c in churned) / len(eligible)
+                     if eligible else 0.0)
     alert = {
         "flagged": len(flagged),
         "precision": None if precision is None else round(precision, 3),
         "recall": round(hits / len(churned), 3) if churned else None,
         "lift": round(precision / base_rate, 2) if precision is not None and base_rate else None,
+        "eligible": len(eligible),
+        "lift_among_eligible": (round(precision / eligible_rate, 2)
+                                if precision is not None and eligible_rate else None),
     }
 
     bands: dict[str, dict[str, float | int | None]] = {}
@@ -374,7 +383,8 @@ def run_backtest(
         scored = score_lines((line for _, line in split.before), cfg, reference_ms=None,
                              limits=limits, partitions=partitions,
                              allowed_lateness_ms=allowed_lateness_ms, as_of_ms=cut_ms)
-        reports.append(evaluate_config(name, scored, known, split.histories, baselines, cut_ms))
+        reports.append(evaluate_config(name, scored, known, split.histories, baselines, cut_ms,
+                                       cfg.alerts.min_evidence))
     return reports, split
 
 
@@ -410,6 +420,7 @@ def report_lines(reports: Sequence[Report], cut_ms: int, horizon_days: float) ->
         ("  of whom churned (precision)", [r.alert["precision"] for r in reports]),
         ("  share of churners caught (recall)", [r.alert["recall"] for r in reports]),
         ("  lift over the base rate", [r.alert["lift"] for r in reports]),
+        ("  lift among those it could page", [r.alert["lift_among_eligible"] for r in reports]),
     ]
     for band in BAND_NAMES:
         rows.append((f"churn rate, band {band}", [

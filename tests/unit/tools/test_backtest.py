@@ -73,6 +73,23 @@ def test_outcomes_are_derived_from_activity_after_the_cut() -> None:
     assert report.alert["flagged"] is not None
 
 
+def test_the_alert_lift_is_also_given_among_the_customers_it_could_page() -> None:
+    """One-time buyers who leave are held for thin evidence: the plain lift counts them
+    against the alert, the lift among customers with enough evidence to page does not."""
+    one_timers = [{"topic": "purchases", "event_id": f"once-{i}", "customer_id": f"once-{i}",
+                   "ts": CUT - 100 * DAY_MS, "order_id": f"o-{i}", "amount": 40.0,
+                   "product_id": "crm"} for i in range(10)]
+    events = sorted(population() + one_timers, key=lambda e: e["ts"])
+    (report,), _ = run_backtest(lines(events), cut_ms=CUT, horizon_days=60,
+                                configs=[("default", DEFAULT_CONFIG)])
+    assert report.customers == 30 and report.positives == 20
+    alert = report.alert
+    assert alert["flagged"] and alert["precision"] == 1.0  # only lapsed regulars are alerted
+    assert alert["eligible"] == 20  # the one-time buyers cannot page
+    assert alert["lift"] == pytest.approx(1.0 / (20 / 30), abs=0.01)
+    assert alert["lift_among_eligible"] == pytest.approx(1.0 / (10 / 20), abs=0.01)
+
+
 def test_an_outcomes_file_overrides_the_derived_outcome_and_gives_lead_times() -> None:
     events = population()
     churn_at = CUT + 30 * DAY_MS
