@@ -107,13 +107,23 @@ def check_alerts(
     3 66.0 [('recovered', 'info')]
     4 49.0 [('below_threshold', 'warning'), ('sharp_drop', 'warning')]
     5 35.0 []
-    >>> alerts = check_alerts(state, Evaluation(t0 + 6 * DAY_MS, 19.0, 19.0, {}, 0.8), 19.0,
-    ...                       35.0, DEFAULT_CONFIG.alerts)
-    >>> [(alert["alert_id"], alert["severity"], alert["drop"]) for alert in alerts]
-    [('c-42:sharp_drop:2026-11-26T10:00:00Z', 'critical', 30.0)]
+    >>> check_alerts(state, Evaluation(t0 + 6 * DAY_MS, 19.0, 19.0, {}, 0.8), 19.0, 35.0,
+    ...              DEFAULT_CONFIG.alerts)  # already below: the open alert says so
+    []
+    >>> fresh = CustomerState("c-7", first_ts=t0, ref_ts=t0, evidence=12)
+    >>> check_alerts(fresh, Evaluation(t0, 72.0, 72.0, {}, 0.8), 72.0, None,
+    ...              DEFAULT_CONFIG.alerts)
+    []
+    >>> alerts = check_alerts(fresh, Evaluation(t0 + DAY_MS, 30.0, 30.0, {}, 0.8), 30.0, 72.0,
+    ...                       DEFAULT_CONFIG.alerts)
+    >>> for alert in alerts:  # a fall through the threshold: both, critical under 40
+    ...     print(alert["alert_id"], alert["severity"], alert.get("drop"))
+    c-7:below_threshold:2026-11-21T10:00:00Z critical None
+    c-7:sharp_drop:2026-11-21T10:00:00Z critical 42.0
     """
     alerts: list[dict[str, Any]] = []
     enough = state.evidence >= cfg.min_evidence
+    was_below = state.below
     if not state.below and score < cfg.threshold and enough:
         state.below = True
         alerts.append(_alert(state, BELOW_THRESHOLD, evaluation, score, previous, cfg))
@@ -135,7 +145,9 @@ def check_alerts(
         return alerts
     window = [p for p in state.drop_window if p[0] >= at - cfg.sharp_drop_window_ms]
     peak = window[0][1] if window else score
-    if peak - score >= cfg.sharp_drop_points:
+    # A customer already below the threshold has an open alert saying so: a further fall is
+    # in its score messages, and does not page again.
+    if peak - score >= cfg.sharp_drop_points and not (was_below and state.below):
         extra = {"drop": round(peak - score, 1), "window_days": cfg.sharp_drop_window_ms / 86.4e6}
         alerts.append(_alert(state, SHARP_DROP, evaluation, score, previous, cfg, extra))
         window = [[at, score]]

@@ -113,6 +113,7 @@ class SupportConfig:
     csat_share: float
     max_open_tickets: int
     priority_weight: tuple[float, ...]  # indexed like PRIORITIES
+    overdue_cap_load: float  # 0: open tickets past SLA do not cap the score
     sla_ms: tuple[float, ...]  # indexed like PRIORITIES
 
 
@@ -411,6 +412,7 @@ def _build(tree: dict[str, Any], source: str) -> ScoringConfig:
             late_resolution_load=r.non_negative("support.late_resolution_load"),
             csat_share=r.within("support.csat_share", 0.0, 1.0),
             max_open_tickets=r.count("support.max_open_tickets"),
+            overdue_cap_load=r.non_negative("support.overdue_cap_load"),
             priority_weight=tuple(
                 r.non_negative(f"support.priority_weight.{p}") for p in PRIORITIES
             ),

@@ -69,8 +69,9 @@ class _Lazy:
 
 @dataclass(frozen=True, slots=True)
 class ComponentResult:
-    """One component's 0-100 ``score``, the :class:`Part` s that cost it points, and the event
-    time of its latest data (None when it has none, e.g. support without tickets).
+    """One component's 0-100 ``score``, the :class:`Part` s that cost it points, the event
+    time of its latest data (None when it has none, e.g. support without tickets), and the
+    ceiling it puts on the whole score (``cap``; support's, while tickets are past their SLA).
 
     Examples:
 
@@ -85,6 +86,7 @@ class ComponentResult:
     score: float
     parts: tuple[Part, ...]
     last_data_ts: int | None
+    cap: Part | None = None  # ``loss``: the ceiling's distance from 100; detail: why
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +346,42 @@ def open_ticket_load(s: CustomerState, at: int, cfg: ScoringConfig) -> float:
     return sum(ticket_load(p, opened, at, cfg) for p, opened in s.open_tickets.values())
 
 
+def overdue_load(s: CustomerState, at: int, cfg: ScoringConfig) -> float:
+    """How far the open tickets are past their SLAs at ``at``: each ticket's priority weight
+    times its lateness in SLAs (at most ``max_overdue_factor``). It grows continuously from 0
+    at the SLA; with the fading lateness of tickets closed unresolved (``s_abandoned``) it is
+    what caps the score (``support.overdue_cap_load``).
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+    >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, open_tickets={
+    ...     "t-1": [PRIORITIES.index("normal"), t0],
+    ...     "t-2": [PRIORITIES.index("urgent"), t0 - 24 * HOUR_MS]})
+    >>> overdue_load(state, t0, cfg)  # the normal one is within SLA; urgent: 4 x 2 SLAs late
+    8.0
+    """
+    weights = cfg.support.priority_weight
+    return sum(ticket_load(p, opened, at, cfg) - weights[p]
+               for p, opened in s.open_tickets.values())
+
+
+def score_cap(overdue: float, cfg: ScoringConfig) -> float | None:
+    """The ceiling that tickets this far past their SLAs put on the score (None: no cap).
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg  # overdue_cap_load 16
+    >>> round(score_cap(8.0, cfg), 1), round(score_cap(24.0, cfg), 1), score_cap(0.0, cfg)
+    (66.7, 40.0, None)
+    """
+    cap_load = cfg.support.overdue_cap_load
+    if overdue <= 0 or cap_load <= 0:
+        return None
+    return 100.0 / (1.0 + overdue / cap_load)
+
+
 def _open_ticket_detail(tickets: tuple[tuple[int, int], ...], at: int,
                         cfg: ScoringConfig) -> str:
     overdue = [
@@ -419,7 +457,17 @@ def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
                      for load, template, args in loads if load > 0)
     # An open ticket is a present fact, not an old observation: support is fresh while one is.
     fresh_at = at if s.open_tickets else s.last_ticket_ts
-    return ComponentResult(_clamp(score), tuple(parts), fresh_at)
+    open_overdue = overdue_load(s, at, cfg) if open_load else 0.0
+    ceiling = score_cap(open_overdue + s.s_abandoned * f, cfg)
+    cap: Part | None = None
+    if ceiling is not None and open_overdue > 0:
+        cap = Part(100.0 - ceiling,
+                   "{}; the score is held at or below {:.0f} until they are answered",
+                   (_Lazy(lambda: _open_ticket_detail(tickets, at, cfg)), ceiling))
+    elif ceiling is not None:
+        cap = Part(100.0 - ceiling, "tickets closed unresolved after running past their SLA; "
+                   "the score is held at or below {:.0f} while that fades", (ceiling,))
+    return ComponentResult(_clamp(score), tuple(parts), fresh_at, cap)
 
 
 def engagement_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult | None:
@@ -614,6 +662,14 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
     raw: float | None = None
     if weight_sum > 0:
         raw = sum(weights[name] * r.score for name, r in present.items()) / weight_sum
+    # Tickets left past their SLA cap the score: no other health makes up for them, and the
+    # cap, not the component's weight, says how much they cost.
+    capped: tuple[str, float] | None = None
+    if raw is not None:
+        for name, result in present.items():
+            if result.cap is not None and 100.0 - result.cap.loss < raw:
+                capped = (name, raw - (100.0 - result.cap.loss))
+                raw = 100.0 - result.cap.loss
     evidence = float(s.evidence)
     k = cfg.prior_strength
     trust = evidence / (evidence + k) if evidence + k > 0 else 1.0
@@ -631,7 +687,7 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
     confidence = (fresh_weight / total_weight) * trust if total_weight else 0.0
 
     def explain() -> tuple[Driver, ...]:
-        return _drivers(present, weights, weight_sum, cfg.alerts.max_drivers)
+        return _drivers(present, weights, weight_sum, cfg.alerts.max_drivers, capped)
 
     return Evaluation(
         as_of=at,
@@ -647,10 +703,18 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
 
 
 def _drivers(present: dict[str, ComponentResult], weights: Mapping[str, float],
-             weight_sum: float, limit: int) -> tuple[Driver, ...]:
+             weight_sum: float, limit: int,
+             capped: tuple[str, float] | None = None) -> tuple[Driver, ...]:
+    """The components that cost the most points; ``capped`` names the component whose cap
+    holds the score down and by how many points beyond its weighted loss."""
     drivers: list[Driver] = []
     for name, result in present.items():
         impact = weights[name] / weight_sum * (100.0 - result.score)
+        if (capped is not None and capped[0] == name and result.cap is not None
+                and impact + capped[1] >= 0.5):
+            drivers.append(Driver(name, round(result.score, 1), round(impact + capped[1], 1),
+                                  result.cap.detail))
+            continue
         if impact < 0.5 or not result.parts:
             continue
         worst = max(result.parts, key=lambda part: part.loss)

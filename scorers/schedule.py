@@ -37,6 +37,16 @@ def _history_factor(cadence_ms: float, half_life_ms: float) -> float:
     return float(1.0 + g / (1.0 - g))
 
 
+def _ticket_ageing(s: CustomerState, at: int, cfg: ScoringConfig) -> float:
+    """Upper bound of d(open ticket load)/dt (per ms): the tickets still growing."""
+    c = cfg.support
+    return sum(
+        c.priority_weight[priority] / c.sla_ms[priority]
+        for priority, opened in s.open_tickets.values()
+        if at - opened < c.sla_ms[priority] * (1 + c.max_overdue_factor)
+    )
+
+
 def _component_rates(s: CustomerState, at: int, cfg: ScoringConfig) -> dict[str, float]:
     """Upper bounds of |d component / dt| (points per ms) from ``at`` on, for present data."""
     rates: dict[str, float] = {}
@@ -52,11 +62,7 @@ def _component_rates(s: CustomerState, at: int, cfg: ScoringConfig) -> dict[str,
     f = decay_factor(at - s.ref_ts, c.half_life_ms)
     history_load = (s.s_escalations * c.escalation_load + s.s_reopens * c.reopen_load
                     + s.s_late * c.late_resolution_load) * f
-    ageing = sum(
-        c.priority_weight[priority] / c.sla_ms[priority]
-        for priority, opened in s.open_tickets.values()
-        if at - opened < c.sla_ms[priority] * (1 + c.max_overdue_factor)
-    )
+    ageing = _ticket_ageing(s, at, cfg)
     rates["support"] = 100 / c.softness * (ageing + history_load * LN2 / c.half_life_ms)
     e = cfg.engagement
     if s.last_touch_ts is not None:
@@ -105,7 +111,16 @@ def score_rate_bound(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfi
     # share among the present ones, and schedule the appearance itself as a jump.
     weight_sum = sum(weights[name] for name in present) or 1.0
     rates = _component_rates(s, evaluation.as_of, cfg)
-    return sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
+    bound = sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
+    c = cfg.support
+    if "support" in present and c.overdue_cap_load > 0:
+        # The score is the lower of the composite and the overdue cap; |d cap / d overdue| is
+        # at most 100 / overdue_cap_load. The open tickets' part grows as their load does; the
+        # abandoned tickets' part fades with the support half-life.
+        abandoned = s.s_abandoned * decay_factor(evaluation.as_of - s.ref_ts, c.half_life_ms)
+        bound += 100 / c.overdue_cap_load * (_ticket_ageing(s, evaluation.as_of, cfg)
+                                             + abandoned * LN2 / c.half_life_ms)
+    return bound
 
 
 def _levels(s: CustomerState, cfg: ScoringConfig, at: int) -> list[float]:

@@ -288,6 +288,7 @@ def _advance(s: CustomerState, to_ms: int, cfg: ScoringConfig) -> None:
     s.s_escalations *= fs
     s.s_reopens *= fs
     s.s_late *= fs
+    s.s_abandoned *= fs
     s.s_csat_sum *= fs
     s.s_csat_n *= fs
     fe = decay_factor(dt, cfg.engagement.half_life_ms)
@@ -388,6 +389,11 @@ def _apply_ticket(s: CustomerState, e: TicketEvent, cfg: ScoringConfig) -> None:
         priority = e.priority if ticket is None else ticket[0]
         if ticket is not None and e.ts - ticket[1] > c.sla_ms[priority]:
             s.s_late += w
+            if e.status == "closed":
+                # Closed without being resolved, after running past its SLA: the customer gave
+                # up. Its lateness keeps capping the score while it fades (scorers.model).
+                overdue = ticket_load(priority, ticket[1], e.ts, cfg) - c.priority_weight[priority]
+                s.s_abandoned += overdue * w
         s.closed_tickets[tid] = [priority, e.ts]
         if len(s.closed_tickets) > c.max_open_tickets:
             oldest = min(s.closed_tickets, key=lambda t: (s.closed_tickets[t][1], t))

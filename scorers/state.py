@@ -15,8 +15,9 @@ from typing import Any
 
 import orjson
 
-# Format 2 keeps event-id digests instead of the ids (format 1, still read).
-STATE_FORMAT = 2
+# Format 2 keeps event-id digests instead of the ids (format 1, still read); format 3 adds
+# s_abandoned at the end (format 2 rows read with it at 0).
+STATE_FORMAT = 3
 # An event id is remembered as the base64 text of its 9-byte BLAKE2b digest: exactly 12
 # characters, whatever the id's length. With at most a few hundred digests per customer, the
 # chance that a new id matches a remembered one by accident is below 1e-19 per event.
@@ -118,6 +119,9 @@ class CustomerState:
     drop_window: list[list[float]] = field(default_factory=list)
     # event time at which the score must be looked at again if no event comes (see schedule)
     next_due: int | None = None
+    # support (support half-life), last so that format-2 rows still decode: how far past their
+    # SLAs the tickets were that were closed without being resolved (see overdue_load)
+    s_abandoned: float = 0.0
 
     def remembers(self, digest: str) -> bool:
         """True when an event id with this :func:`id_digest` was applied recently.
@@ -179,7 +183,7 @@ class CustomerState:
 
         >>> state = CustomerState(customer_id="c-42", first_ts=1795168800000, ref_ts=1795168800000)
         >>> state.to_bytes()[:38]
-        b'[2,"c-42",1795168800000,1795168800000,'
+        b'[3,"c-42",1795168800000,1795168800000,'
         """
         encoded = orjson.dumps([STATE_FORMAT, *(getattr(self, name) for name in _FIELD_NAMES)])
         # orjson's bytes keep their (much larger) allocation behind them; a table holding
@@ -201,7 +205,7 @@ class CustomerState:
         ValueError: unknown customer state format [9]
         """
         values: list[Any] = orjson.loads(data)
-        if not values or values[0] not in (1, STATE_FORMAT):
+        if not values or values[0] not in (1, 2, STATE_FORMAT):
             raise ValueError(f"unknown customer state format {values[:1]!r}")
         if values[0] == 1:  # event ids as such: remember their digests
             values[_RECENT_IDS] = "".join(id_digest(event_id) for event_id in values[_RECENT_IDS])

@@ -477,3 +477,62 @@ def test_perfect_customer_has_no_drivers() -> None:
     cfg = only("satisfaction")
     state = run([interaction(T0, "survey", nps=10, csat=5)])
     assert evaluate(state, T0, cfg).drivers == ()
+
+
+# --- tickets past their SLA cap the score ------------------------------------------------------
+
+
+def thriving(days: int = 60) -> list[Event]:
+    """Weekly purchases over four products and warm meetings: every component near 100."""
+    events: list[Event] = []
+    for day in range(0, days, 7):
+        events.append(purchase(T0 + day * DAY, 100.0, product=f"p-{day // 7 % 4}"))
+        events.append(interaction(T0 + day * DAY + HOUR_MS, "meeting", sentiment=0.8, nps=10))
+    return events
+
+
+def test_urgent_tickets_past_sla_cap_the_score_whatever_else_is_healthy() -> None:
+    end = T0 + 60 * DAY
+    state = run([*thriving(), ticket(end, "u-1", priority=URGENT),
+                 ticket(end, "u-2", priority=URGENT)])
+    healthy = evaluate(run(thriving()), end, DEFAULT_CONFIG).score
+    cap_load = DEFAULT_CONFIG.support.overdue_cap_load
+    at = end + 32 * HOUR_MS  # both tickets 3 SLAs late: overdue 2 x 4 x 3 = 24
+    result = evaluate(state, at, DEFAULT_CONFIG)
+    assert healthy > 85
+    assert result.score == pytest.approx(100 / (1 + 24 / cap_load))  # 40 with the default
+    assert result.score == result.raw_score  # the cap is the score, not a shrinkage
+    first = result.drivers[0]
+    assert first.component == "support"
+    assert first.detail.startswith("2 urgent tickets open past SLA (oldest 32 h)")
+    assert "held at or below 40 until they are answered" in first.detail
+    assert first.impact == pytest.approx(healthy - result.score, abs=5.0)
+    # Within their SLA the tickets cost only the support component's weight.
+    assert evaluate(state, end + 4 * HOUR_MS, DEFAULT_CONFIG).score > 70
+
+
+def test_the_cap_can_be_turned_off() -> None:
+    end = T0 + 60 * DAY
+    state = run([*thriving(), ticket(end, "u-1", priority=URGENT),
+                 ticket(end, "u-2", priority=URGENT)])
+    off = config_from_mapping({"support": {"overdue_cap_load": 0}})
+    assert evaluate(state, end + 32 * HOUR_MS, off).score > 70
+
+
+def test_a_ticket_closed_unresolved_past_sla_keeps_capping_while_it_fades() -> None:
+    end = T0 + 60 * DAY
+    base = [*thriving(), ticket(end, "u-1", priority=URGENT),
+            ticket(end, "u-2", priority=URGENT)]
+    later = end + 40 * HOUR_MS
+    given_up = run([*base, ticket(later, "u-1", "closed", priority=URGENT, csat=1),
+                    ticket(later, "u-2", "closed", priority=URGENT, csat=1)])
+    resolved = run([*base, ticket(later, "u-1", "resolved", priority=URGENT, csat=4),
+                    ticket(later, "u-2", "resolved", priority=URGENT, csat=4)])
+    assert given_up.s_abandoned == pytest.approx(24.0) and resolved.s_abandoned == 0.0
+    assert evaluate(given_up, later, DEFAULT_CONFIG).score == pytest.approx(40.0, abs=0.5)
+    assert evaluate(resolved, later, DEFAULT_CONFIG).score > 70
+    half_life = int(DEFAULT_CONFIG.support.half_life_ms)
+    cap_load = DEFAULT_CONFIG.support.overdue_cap_load
+    faded = evaluate(given_up, later + half_life, DEFAULT_CONFIG)
+    assert faded.score == pytest.approx(100 / (1 + 12 / cap_load), abs=0.5)  # half the lateness
+    assert "closed unresolved" in faded.drivers[0].detail

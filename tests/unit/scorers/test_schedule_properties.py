@@ -258,8 +258,14 @@ def silence_rate_bound(s: CustomerState, a: int, b: int, present: frozenset[str]
     weight_sum = sum(weights[name] for name in present)
     if weight_sum <= 0:
         return 0.0
-    # The score is the composite itself (no shrinkage toward a prior).
-    return sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
+    # The score is the composite itself (no shrinkage toward a prior), held at or below the
+    # overdue cap 100 / (1 + overdue / cap_load): |d cap| <= 100 / cap_load |d overdue|, and
+    # the overdue load grows exactly as the open tickets' load does.
+    composite = sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
+    abandoned = s.s_abandoned * _decay(a, ref, c.half_life_ms)
+    cap = (100 / c.overdue_cap_load * (ageing + abandoned * LN2 / c.half_life_ms)
+           if c.overdue_cap_load > 0 and "support" in present else 0.0)
+    return max(composite, cap)
 
 
 def structure(s: CustomerState, ev: Evaluation, cfg: ScoringConfig) -> tuple[Any, ...]:

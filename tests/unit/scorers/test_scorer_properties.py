@@ -27,7 +27,7 @@ from scorers.config import COMPONENTS, DEFAULT_CONFIG, ScoringConfig, config_fro
 from scorers.events import INTERACTION, PURCHASE, Event
 from scorers.model import Evaluation, band_of, evaluate, support_component
 from scorers.scorer import Outputs, apply_event, rescore
-from scorers.state import ID_DIGEST_CHARS, CustomerState, id_digest
+from scorers.state import ID_DIGEST_CHARS, STATE_FORMAT, CustomerState, id_digest
 from scorers.timefmt import format_ms, parse_rfc3339_ms
 from tests.support.strategies import (
     DAY,
@@ -363,7 +363,16 @@ def test_format_1_rows_are_read_with_their_ids_as_digests() -> None:
     row[1 + [f.name for f in dataclasses.fields(CustomerState)].index("recent_ids")] = ["x", "y"]
     old = CustomerState.from_bytes(orjson.dumps(row))
     assert old.remembers(id_digest("x")) and old.remembers(id_digest("y"))
-    assert old.events_seen == 2 and orjson.loads(old.to_bytes())[0] == 2
+    assert old.events_seen == 2 and orjson.loads(old.to_bytes())[0] == STATE_FORMAT
+
+
+def test_format_2_rows_are_read_with_no_abandoned_tickets() -> None:
+    """Format 3 appended ``s_abandoned``: a row written before it decodes with it at 0."""
+    state = CustomerState(customer_id="c", first_ts=T0, ref_ts=T0, events_seen=2, s_late=1.5)
+    row = orjson.loads(state.to_bytes())
+    assert row[0] == STATE_FORMAT == 3 and row[-1] == 0.0
+    old = CustomerState.from_bytes(orjson.dumps([2, *row[1:-1]]))
+    assert old == state
 
 
 # --- 5. determinism and round trips -----------------------------------------------------------
