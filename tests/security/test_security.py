@@ -124,9 +124,14 @@ def test_worker_scores_over_sasl_ssl_and_projects_to_tls_redis_as_acl_user(
     ))
     assert read_all(settings, settings.topics.alerts), "the churning customer raised no alert"
 
-    expected = {customer: message["score"] for customer, message in scores.items()}
+    assert scores["churning-0"]["score"] < 60
+    # The read model converges to the latest score published for each customer (scores may
+    # still be arriving: re-read the topic each time round).
     deadline = time.monotonic() + 30
-    while (projected := redis_scores(settings)) != expected:
+    while (projected := redis_scores(settings)) != (expected := {
+            customer: message["score"]
+            for customer, message in latest_by_customer(
+                read_all(settings, settings.topics.scores)).items()}):
         assert time.monotonic() < deadline, f"Redis read model {projected} != {expected}"
         time.sleep(0.3)
     assert metric(metrics_text(worker), "relscore_redis_errors_total") == 0
