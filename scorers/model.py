@@ -462,11 +462,11 @@ def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
     cap: Part | None = None
     if ceiling is not None and open_overdue > 0:
         cap = Part(100.0 - ceiling,
-                   "{}; the score is held at or below {:.0f} until they are answered",
+                   "{}; until answered, they hold the score at or below {:.0f}",
                    (_Lazy(lambda: _open_ticket_detail(tickets, at, cfg)), ceiling))
     elif ceiling is not None:
-        cap = Part(100.0 - ceiling, "tickets closed unresolved after running past their SLA; "
-                   "the score is held at or below {:.0f} while that fades", (ceiling,))
+        cap = Part(100.0 - ceiling, "tickets closed unresolved after running past their SLA "
+                   "hold the score at or below {:.0f} while that fades", (ceiling,))
     return ComponentResult(_clamp(score), tuple(parts), fresh_at, cap)
 
 
@@ -687,7 +687,8 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
     confidence = (fresh_weight / total_weight) * trust if total_weight else 0.0
 
     def explain() -> tuple[Driver, ...]:
-        return _drivers(present, weights, weight_sum, cfg.alerts.max_drivers, capped)
+        return _drivers(present, weights, weight_sum, cfg.alerts.max_drivers, capped,
+                        cfg.alerts.threshold)
 
     return Evaluation(
         as_of=at,
@@ -704,9 +705,12 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
 
 def _drivers(present: dict[str, ComponentResult], weights: Mapping[str, float],
              weight_sum: float, limit: int,
-             capped: tuple[str, float] | None = None) -> tuple[Driver, ...]:
+             capped: tuple[str, float] | None = None,
+             threshold: float = 0.0) -> tuple[Driver, ...]:
     """The components that cost the most points; ``capped`` names the component whose cap
-    holds the score down and by how many points beyond its weighted loss."""
+    holds the score down and by how many points beyond its weighted loss. Under a cap the
+    other components cost nothing (the score is the cap): they are named only when they are
+    a problem of their own, below ``threshold``."""
     drivers: list[Driver] = []
     for name, result in present.items():
         impact = weights[name] / weight_sum * (100.0 - result.score)
@@ -715,7 +719,7 @@ def _drivers(present: dict[str, ComponentResult], weights: Mapping[str, float],
             drivers.append(Driver(name, round(result.score, 1), round(impact + capped[1], 1),
                                   result.cap.detail))
             continue
-        if impact < 0.5 or not result.parts:
+        if impact < 0.5 or not result.parts or (capped is not None and result.score >= threshold):
             continue
         worst = max(result.parts, key=lambda part: part.loss)
         if worst.loss <= 0:
