@@ -403,6 +403,14 @@ def _open_ticket_detail(tickets: tuple[tuple[int, int], ...], at: int,
     return f"{count} ticket{'s' if count != 1 else ''} open (highest priority {PRIORITIES[worst]})"
 
 
+def _cap_detail(tickets: tuple[tuple[int, int], ...], at: int, cfg: ScoringConfig,
+                ceiling: float) -> str:
+    overdue = sum(1 for priority, opened in tickets if at - opened > cfg.support.sla_ms[priority])
+    until = "until it is answered" if overdue == 1 else "until they are answered"
+    return (f"{_open_ticket_detail(tickets, at, cfg)}; {until}, the score is held at or below "
+            f"{ceiling:.0f}")
+
+
 def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> ComponentResult | None:
     """Support: open tickets by priority and age past SLA, recent escalations, reopens, late
     resolutions and ticket CSAT; None (no data, left out) until the customer's first ticket:
@@ -461,9 +469,8 @@ def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
     ceiling = score_cap(open_overdue + s.s_abandoned * f, cfg)
     cap: Part | None = None
     if ceiling is not None and open_overdue > 0:
-        cap = Part(100.0 - ceiling,
-                   "{}; until answered, they hold the score at or below {:.0f}",
-                   (_Lazy(lambda: _open_ticket_detail(tickets, at, cfg)), ceiling))
+        cap = Part(100.0 - ceiling, "{}",
+                   (_Lazy(lambda: _cap_detail(tickets, at, cfg, ceiling)),))
     elif ceiling is not None:
         cap = Part(100.0 - ceiling, "tickets closed unresolved after running past their SLA "
                    "hold the score at or below {:.0f} while that fades", (ceiling,))

@@ -505,7 +505,10 @@ def test_urgent_tickets_past_sla_cap_the_score_whatever_else_is_healthy() -> Non
     first = result.drivers[0]
     assert first.component == "support"
     assert first.detail.startswith("2 urgent tickets open past SLA (oldest 32 h)")
-    assert first.detail.endswith("; until answered, they hold the score at or below 40")
+    assert first.detail.endswith("; until they are answered, the score is held at or below 40")
+    one = evaluate(run([*thriving(), ticket(end, "u-1", priority=URGENT)]), at, DEFAULT_CONFIG)
+    assert one.drivers[0].detail == ("1 urgent ticket open past SLA (oldest 32 h); until it is "
+                                     "answered, the score is held at or below 57")
     assert [d.component for d in result.drivers] == ["support"]  # the rest cost nothing now
     assert first.impact == pytest.approx(healthy - result.score, abs=5.0)
     # Within their SLA the tickets cost only the support component's weight.
