@@ -114,12 +114,14 @@ def score_rate_bound(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfi
     bound = sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
     c = cfg.support
     if "support" in present and c.overdue_cap_load > 0:
-        # The score is the lower of the composite and the overdue cap; |d cap / d overdue| is
-        # at most 100 / overdue_cap_load. The open tickets' part grows as their load does; the
-        # abandoned tickets' part fades with the support half-life.
+        # The score is the lower of the composite and the overdue cap, so it moves at most as
+        # fast as the faster of the two; |d cap / d overdue| is at most 100 / overdue_cap_load.
+        # The open tickets' part grows as their load does; the abandoned tickets' part fades
+        # with the support half-life.
         abandoned = s.s_abandoned * decay_factor(evaluation.as_of - s.ref_ts, c.half_life_ms)
-        bound += 100 / c.overdue_cap_load * (_ticket_ageing(s, evaluation.as_of, cfg)
-                                             + abandoned * LN2 / c.half_life_ms)
+        cap_rate = 100 / c.overdue_cap_load * (_ticket_ageing(s, evaluation.as_of, cfg)
+                                               + abandoned * LN2 / c.half_life_ms)
+        bound = max(bound, cap_rate)
     return bound
 
 
