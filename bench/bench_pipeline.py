@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import pickle
@@ -197,6 +198,70 @@ def relscore_worker(settings: Settings, work: Path, total: int, budget: float,
         worker.stop(timeout=30)
 
 
+# ------------------------------------------------------------------ (e) quix-streams peer
+
+
+def quix_peer(settings: Settings, work: Path, run: str, total: int, budget: float,
+              poll: float, python: str) -> dict[str, Any]:
+    """bench/quix_peer.py over the same inputs from the start, timed from its first output
+    record until its consumer group has committed every input record."""
+    group = f"bench-{run}-quix"
+    sink = f"bench-{run}-quix-sink"
+    create_topics(settings, [sink], settings.topics.partitions)
+    peer_settings = dataclasses.replace(
+        settings, worker=dataclasses.replace(settings.worker, app_id=group))
+    inputs = list(settings.topics.inputs)
+    log_path = work / "quix-peer.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [python, str(Path(__file__).with_name("quix_peer.py")),
+             "--broker", settings.kafka.bootstrap, "--group", group, "--sink", sink,
+             "--state-dir", str(work / "quix-state"), *inputs],
+            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        started = time.time()
+        first: float | None = None
+        while first is None and time.time() < started + 120:
+            if process.poll() is not None:
+                raise SystemExit(f"(e) the quix-streams peer exited {process.returncode}: "
+                                 f"see {log_path}")
+            if end_offsets_total(settings, [sink]) > 0:
+                first = time.time()
+            else:
+                time.sleep(0.2)
+        if first is None:
+            raise SystemExit(f"(e) the quix-streams peer produced nothing in 120 s: {log_path}")
+        cpu0 = cpu_seconds(process.pid)
+        lag = total
+        deadline = first + budget
+        while time.time() < deadline:
+            lag = group_lag(peer_settings, inputs)
+            if lag == 0:
+                break
+            time.sleep(poll)
+        end = time.time()
+        cpu = cpu_seconds(process.pid) - cpu0
+        rss = rss_kib(process.pid)
+        processed = total - lag
+        elapsed = end - first
+        return {"events": processed, "seconds": elapsed, "rate": processed / elapsed,
+                "cpu_s": cpu, "complete": lag == 0, "rss_kib": rss, "log": str(log_path),
+                "outputs": end_offsets_total(settings, [sink]),
+                "startup_s": first - started}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _has_quixstreams(python: str) -> bool:
+    probe = subprocess.run([python, "-c", "import quixstreams"], capture_output=True,
+                           check=False)
+    return probe.returncode == 0
+
+
 # ------------------------------------------------------------------ (c), (d) offline, one CPU
 
 
@@ -302,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds (c) and (d) may run each")
     parser.add_argument("--bare-timeout", type=float, default=300.0)
     parser.add_argument("--poll", type=float, default=1.0, help="group-lag poll interval, s")
-    parser.add_argument("--skip", default="", help="comma list of phases to skip: a,b,c,d")
+    parser.add_argument("--skip", default="", help="comma list of phases to skip: a,b,c,d,e")
+    parser.add_argument("--quix-python", default=sys.executable,
+                        help="a Python with quixstreams for (e) (pip install -e '.[bench]')")
     parser.add_argument("--keep-topics", action="store_true")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
@@ -350,6 +417,17 @@ def main(argv: list[str] | None = None) -> int:
             if scored:
                 print(f"    worker counters: {counters}; decay re-score messages per scored "
                       f"event {counters.get('score_updates:decay', 0.0) / scored:.2f}")
+        if "e" not in skip:
+            if _has_quixstreams(args.quix_python):
+                figures["e"] = quix_peer(settings, work, run, total, args.budget, args.poll,
+                                         args.quix_python)
+                e = figures["e"]
+                print(f"(e) quix-streams peer   : {_fmt(e)}")
+                print(f"    outputs {e['outputs']}; RSS {e['rss_kib'] / 1024:.0f} MiB; "
+                      f"start-up {e['startup_s']:.1f} s; log {e['log']}")
+            else:
+                print(f"(e) skipped: {args.quix_python} has no quixstreams "
+                      "(pip install -e '.[bench]', or --quix-python)")
         if "c" not in skip:
             figures["c"] = run_offline("model", jsonl, args.model_budget, settings)
             c = figures["c"]
@@ -387,6 +465,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"relscore / bare pass-through (events per CPU-s of the consuming process): "
                   f"{b['events'] / b['cpu_s'] / (sum(bare_cpu) / len(bare_cpu)):.1%}")
         figures["ratio_b_over_a"] = b["rate"] / bare
+        if "e" in figures:
+            e = figures["e"]
+            print(f"quix-streams peer / bare pass-through (wall events/s): {e['rate'] / bare:.1%}")
+            print(f"relscore / quix-streams peer (wall events/s): {b['rate'] / e['rate']:.2f}x; "
+                  f"events per CPU-s: relscore {b['events'] / max(b['cpu_s'], 1e-9):,.0f}, "
+                  f"peer {e['events'] / max(e['cpu_s'], 1e-9):,.0f}, bare "
+                  f"{sum(bare_cpu) / len(bare_cpu) if bare_cpu else float('nan'):,.0f}")
+            figures["ratio_b_over_e"] = b["rate"] / e["rate"]
     if "c" in figures:
         print(f"model alone: {figures['c']['rate']:,.0f} events/s on one CPU (target >= 100,000)")
     if "b" in figures and "d" in figures:
