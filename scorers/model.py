@@ -362,9 +362,14 @@ def overdue_load(s: CustomerState, at: int, cfg: ScoringConfig) -> float:
     >>> overdue_load(state, t0, cfg)  # the normal one is within SLA; urgent: 4 x 2 SLAs late
     8.0
     """
+    return _overdue_from(open_ticket_load(s, at, cfg), s, cfg)
+
+
+def _overdue_from(open_load: float, s: CustomerState, cfg: ScoringConfig) -> float:
+    """:func:`overdue_load` from the open tickets' load already computed: each ticket's load
+    is its weight times (1 + lateness in SLAs)."""
     weights = cfg.support.priority_weight
-    return sum(ticket_load(p, opened, at, cfg) - weights[p]
-               for p, opened in s.open_tickets.values())
+    return max(0.0, open_load - sum(weights[p] for p, _ in s.open_tickets.values()))
 
 
 def score_cap(overdue: float, cfg: ScoringConfig) -> float | None:
@@ -465,7 +470,7 @@ def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
                      for load, template, args in loads if load > 0)
     # An open ticket is a present fact, not an old observation: support is fresh while one is.
     fresh_at = at if s.open_tickets else s.last_ticket_ts
-    open_overdue = overdue_load(s, at, cfg) if open_load else 0.0
+    open_overdue = _overdue_from(open_load, s, cfg) if open_load else 0.0
     ceiling = score_cap(open_overdue + s.s_abandoned * f, cfg)
     cap: Part | None = None
     if ceiling is not None and open_overdue > 0:
@@ -674,9 +679,10 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
     capped: tuple[str, float] | None = None
     if raw is not None:
         for name, result in present.items():
-            if result.cap is not None and 100.0 - result.cap.loss < raw:
-                capped = (name, raw - (100.0 - result.cap.loss))
-                raw = 100.0 - result.cap.loss
+            ceiling = None if result.cap is None else 100.0 - result.cap.loss
+            if ceiling is not None and ceiling < raw:
+                capped = (name, raw - ceiling)
+                raw = ceiling
     evidence = float(s.evidence)
     k = cfg.prior_strength
     trust = evidence / (evidence + k) if evidence + k > 0 else 1.0

@@ -47,8 +47,10 @@ def _ticket_ageing(s: CustomerState, at: int, cfg: ScoringConfig) -> float:
     )
 
 
-def _component_rates(s: CustomerState, at: int, cfg: ScoringConfig) -> dict[str, float]:
-    """Upper bounds of |d component / dt| (points per ms) from ``at`` on, for present data."""
+def _component_rates(s: CustomerState, at: int, cfg: ScoringConfig,
+                     ageing: float) -> dict[str, float]:
+    """Upper bounds of |d component / dt| (points per ms) from ``at`` on, for present data;
+    ``ageing`` is :func:`_ticket_ageing` at ``at``."""
     rates: dict[str, float] = {}
     p = cfg.purchase
     if s.last_purchase_ts is not None:
@@ -62,7 +64,6 @@ def _component_rates(s: CustomerState, at: int, cfg: ScoringConfig) -> dict[str,
     f = decay_factor(at - s.ref_ts, c.half_life_ms)
     history_load = (s.s_escalations * c.escalation_load + s.s_reopens * c.reopen_load
                     + s.s_late * c.late_resolution_load) * f
-    ageing = _ticket_ageing(s, at, cfg)
     rates["support"] = 100 / c.softness * (ageing + history_load * LN2 / c.half_life_ms)
     e = cfg.engagement
     if s.last_touch_ts is not None:
@@ -110,7 +111,8 @@ def score_rate_bound(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfi
     # Components may appear later (revenue), which only shrinks each weight's share: use the
     # share among the present ones, and schedule the appearance itself as a jump.
     weight_sum = sum(weights[name] for name in present) or 1.0
-    rates = _component_rates(s, evaluation.as_of, cfg)
+    ageing = _ticket_ageing(s, evaluation.as_of, cfg)
+    rates = _component_rates(s, evaluation.as_of, cfg, ageing)
     bound = sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
     c = cfg.support
     if "support" in present and c.overdue_cap_load > 0:
@@ -119,8 +121,7 @@ def score_rate_bound(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfi
         # The open tickets' part grows as their load does; the abandoned tickets' part fades
         # with the support half-life.
         abandoned = s.s_abandoned * decay_factor(evaluation.as_of - s.ref_ts, c.half_life_ms)
-        cap_rate = 100 / c.overdue_cap_load * (_ticket_ageing(s, evaluation.as_of, cfg)
-                                               + abandoned * LN2 / c.half_life_ms)
+        cap_rate = 100 / c.overdue_cap_load * (ageing + abandoned * LN2 / c.half_life_ms)
         bound = max(bound, cap_rate)
     return bound
 
