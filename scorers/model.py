@@ -362,10 +362,10 @@ def overdue_load(s: CustomerState, at: int, cfg: ScoringConfig) -> float:
     >>> overdue_load(state, t0, cfg)  # the normal one is within SLA; urgent: 4 x 2 SLAs late
     8.0
     """
-    return _overdue_from(open_ticket_load(s, at, cfg), s, cfg)
+    return overdue_from_open_load(open_ticket_load(s, at, cfg), s, cfg)
 
 
-def _overdue_from(open_load: float, s: CustomerState, cfg: ScoringConfig) -> float:
+def overdue_from_open_load(open_load: float, s: CustomerState, cfg: ScoringConfig) -> float:
     """:func:`overdue_load` from the open tickets' load already computed: each ticket's load
     is its weight times (1 + lateness in SLAs)."""
     weights = cfg.support.priority_weight
@@ -470,7 +470,7 @@ def support_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Componen
                      for load, template, args in loads if load > 0)
     # An open ticket is a present fact, not an old observation: support is fresh while one is.
     fresh_at = at if s.open_tickets else s.last_ticket_ts
-    open_overdue = _overdue_from(open_load, s, cfg) if open_load else 0.0
+    open_overdue = overdue_from_open_load(open_load, s, cfg) if open_load else 0.0
     ceiling = score_cap(open_overdue + s.s_abandoned * f, cfg)
     cap: Part | None = None
     if ceiling is not None and open_overdue > 0:

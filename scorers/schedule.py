@@ -20,7 +20,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from scorers.config import DAY_MS, ScoringConfig
-from scorers.model import BANDS, LN2, MIN_SPEND, SUPPORT_CSAT_MIN_WEIGHT, Evaluation
+from scorers.model import (
+    BANDS,
+    LN2,
+    MIN_SPEND,
+    SUPPORT_CSAT_MIN_WEIGHT,
+    Evaluation,
+    open_ticket_load,
+    overdue_from_open_load,
+)
 from scorers.state import CustomerState, decay_factor
 
 MINUTE_MS = 60_000
@@ -31,49 +39,100 @@ RESOLUTION_MS = MINUTE_MS
 LEVEL_MARGIN = 0.05
 
 
+# A ramp is one part of the score's possible movement: at most ``rate`` points per ms while
+# ``start <= t < end`` (event times in ms). Parts of the model that are flat now (a recency
+# still in its grace period, a volume above its target, a ticket within its SLA) start
+# moving at a known time at the earliest, so they count from then, not from now.
+Ramp = tuple[float, float, float]
+INF = math.inf
+
+
 def _history_factor(cadence_ms: float, half_life_ms: float) -> float:
     """Bound on |d ln E / dt| * h / ln2 for the truncated expectation E(history >= cadence)."""
     g = 2.0 ** (-cadence_ms / half_life_ms)
     return float(1.0 + g / (1.0 - g))
 
 
-def _ticket_ageing(s: CustomerState, at: int, cfg: ScoringConfig) -> float:
-    """Upper bound of d(open ticket load)/dt (per ms): the tickets still growing."""
+def _volume_ramp(count: float, ref_ts: int, history_ms: float, per_30_days: float,
+                 half_life_ms: float, share: float, at: int) -> Ramp:
+    """The movement of ``share * 100 * min(1, decayed count / expected count)``.
+
+    The ratio only falls in a silence, and while it is above 1 the part is flat. With
+    ``g = 2^(-history/h)`` the expectation can grow at most as ``1 - g 2^(-dt/h)`` does, so
+    the ratio stays at or above 1 for at least ``h log2(ratio (1 - g) + g)``.
+    """
+    g = 2.0 ** (-history_ms / half_life_ms)
+    rate = share * 100 * LN2 / half_life_ms * (1.0 + g / (1.0 - g))
+    expected = (per_30_days / (30 * DAY_MS) * half_life_ms / LN2
+                * -math.expm1(-LN2 * history_ms / half_life_ms))
+    ratio = count * decay_factor(at - ref_ts, half_life_ms) / expected
+    start = float(at)
+    if ratio > 1.0:
+        # Less a relative hair for rounding, so the start is never past the true one.
+        start += max(0.0, half_life_ms * math.log2(ratio * (1.0 - g) + g) * (1 - 1e-9) - 1)
+    return rate, start, INF
+
+
+def _recency_ramp(last_ts: int, grace_ms: float, zero_ms: float, share: float,
+                  at: int) -> Ramp:
+    """The movement of ``share * _recency``: flat within the grace period, then falling at
+    most as fast as it does at the later of the grace period's end and ``at``."""
+    grace_end = last_ts + grace_ms
+    span = zero_ms - grace_ms
+    rate = share * 100 / span * math.exp(-max(0.0, at - grace_end) / span)
+    return rate, max(float(at), grace_end), INF
+
+
+def _ticket_ramps(s: CustomerState, at: int, cfg: ScoringConfig, slope: float) -> list[Ramp]:
+    """The open tickets' load growth times ``slope``: each grows at weight / SLA between its
+    SLA and its cap (``max_overdue_factor`` SLAs later), and is flat otherwise."""
     c = cfg.support
-    return sum(
-        c.priority_weight[priority] / c.sla_ms[priority]
-        for priority, opened in s.open_tickets.values()
-        if at - opened < c.sla_ms[priority] * (1 + c.max_overdue_factor)
-    )
+    ramps: list[Ramp] = []
+    for priority, opened in s.open_tickets.values():
+        sla = c.sla_ms[priority]
+        end = opened + sla * (1 + c.max_overdue_factor)
+        if end > at:
+            ramps.append((slope * c.priority_weight[priority] / sla,
+                          max(float(at), opened + sla), end))
+    return ramps
 
 
-def _component_rates(s: CustomerState, at: int, cfg: ScoringConfig,
-                     ageing: float) -> dict[str, float]:
-    """Upper bounds of |d component / dt| (points per ms) from ``at`` on, for present data;
-    ``ageing`` is :func:`_ticket_ageing` at ``at``."""
-    rates: dict[str, float] = {}
+def _component_ramps(s: CustomerState, at: int, cfg: ScoringConfig,
+                     open_load: float) -> dict[str, list[Ramp]]:
+    """How fast each time-driven component can move (points per ms) from ``at`` on, for
+    present data; ``open_load`` is the open tickets' load at ``at``."""
+    ramps: dict[str, list[Ramp]] = {}
     p = cfg.purchase
     if s.last_purchase_ts is not None:
         cadence = 30 * DAY_MS / p.expected_per_30_days
-        rates["purchase"] = (
-            p.frequency_share * 100 * LN2 / p.half_life_ms
-            * _history_factor(cadence, p.half_life_ms)
-            + p.recency_share * 100 / (p.recency_zero_ms - p.recency_grace_ms)
-        )
+        history = max(float(at - (s.first_purchase_ts or at)), cadence)
+        ramps["purchase"] = [
+            _volume_ramp(s.p_count, s.ref_ts, history, p.expected_per_30_days, p.half_life_ms,
+                         p.frequency_share, at),
+            _recency_ramp(s.last_purchase_ts, p.recency_grace_ms, p.recency_zero_ms,
+                          p.recency_share, at),
+        ]
     c = cfg.support
-    f = decay_factor(at - s.ref_ts, c.half_life_ms)
-    history_load = (s.s_escalations * c.escalation_load + s.s_reopens * c.reopen_load
-                    + s.s_late * c.late_resolution_load) * f
-    rates["support"] = 100 / c.softness * (ageing + history_load * LN2 / c.half_life_ms)
+    if s.last_ticket_ts is not None or s.open_tickets:
+        f = decay_factor(at - s.ref_ts, c.half_life_ms)
+        history_load = (s.s_escalations * c.escalation_load + s.s_reopens * c.reopen_load
+                        + s.s_late * c.late_resolution_load) * f
+        # support <= 100 / (1 + load / softness), and the load never falls below the open
+        # tickets' load of now, so its slope is at most the one there.
+        slope = 100 / c.softness / (1 + open_load / c.softness) ** 2
+        ramps["support"] = [(slope * history_load * LN2 / c.half_life_ms, float(at), INF),
+                            *_ticket_ramps(s, at, cfg, slope)]
     e = cfg.engagement
     if s.last_touch_ts is not None:
         cadence = 30 * DAY_MS / e.target_per_30_days
-        rest = e.volume_share + e.recency_share
-        rates["engagement"] = (
-            e.volume_share / rest * 100 * LN2 / e.half_life_ms
-            * _history_factor(cadence, e.half_life_ms)
-            + e.recency_share / rest * 100 / (e.recency_zero_ms - e.recency_grace_ms)
-        )
+        history = max(float(at - s.first_ts), cadence)
+        shares = e.volume_share + e.recency_share + (e.sentiment_share if s.e_sent_w > 0 else 0)
+        ramps["engagement"] = [
+            _volume_ramp(s.e_touch, s.ref_ts, history, e.target_per_30_days, e.half_life_ms,
+                         e.volume_share / shares, at),
+            _recency_ramp(s.last_touch_ts, e.recency_grace_ms, e.recency_zero_ms,
+                          e.recency_share / shares, at),
+        ]
     r = cfg.revenue
     if s.first_purchase_ts is not None:
         # |d growth / dt| <= R * (ln2/hs + ln2/hl) * history factors; R kept generous (x2).
@@ -85,12 +144,30 @@ def _component_rates(s: CustomerState, at: int, cfg: ScoringConfig,
                   + LN2 / r.long_half_life_ms * _history_factor(history, r.long_half_life_ms))
         # d score / d growth is 70 below steady spend and 30 / full_scale_growth above.
         slope = max(70.0, 30.0 / r.full_scale_growth)
-        rates["revenue"] = slope * 2 * ratio * spread
-    return rates
+        ramps["revenue"] = [(slope * 2 * ratio * spread, float(at), INF)]
+    return ramps
 
 
-def score_rate_bound(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfig) -> float:
-    """An upper bound of |d score / dt| in points per ms, valid from ``evaluation.as_of`` on.
+def _cap_ramps(s: CustomerState, at: int, cfg: ScoringConfig, open_load: float) -> list[Ramp]:
+    """How fast the overdue cap can move: ``100 / (1 + overdue / cap_load)``, with the open
+    tickets' overdue load growing (never falling) and the abandoned tickets' fading."""
+    c = cfg.support
+    open_overdue = overdue_from_open_load(open_load, s, cfg)
+    slope = 100 / c.overdue_cap_load / (1 + open_overdue / c.overdue_cap_load) ** 2
+    abandoned = s.s_abandoned * decay_factor(at - s.ref_ts, c.half_life_ms)
+    return [(slope * abandoned * LN2 / c.half_life_ms, float(at), INF),
+            *_ticket_ramps(s, at, cfg, slope)]
+
+
+def _rate_at(ramps: list[Ramp], t: float) -> float:
+    return sum((rate for rate, start, end in ramps if start <= t < end), 0.0)
+
+
+def score_movement(s: CustomerState, evaluation: Evaluation,
+                   cfg: ScoringConfig) -> tuple[list[Ramp], list[Ramp]]:
+    """Bounds of how fast the score can move with time alone from ``evaluation.as_of`` on:
+    the composite's ramps and the overdue cap's (empty without a cap). The score, the lower
+    of the two, moves at any time at most as fast as the faster of them.
 
     Examples:
 
@@ -101,38 +178,71 @@ def score_rate_bound(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfi
     ...     "event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
     ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
     >>> state, outputs = apply_event(None, purchase, cfg)
-    >>> bound = score_rate_bound(state, outputs.evaluation, cfg)
-    >>> round(bound * DAY_MS, 3)  # points per day, at most
-    2.813
+    >>> composite, cap = score_movement(state, outputs.evaluation, cfg)
+    >>> at = outputs.evaluation.as_of
+    >>> # points per day, at most: flat at first (one order is above the expected rate, and
+    >>> # recency is in its grace period), then the frequency, then the recency may fall
+    >>> [round(_rate_at(composite, at + days * DAY_MS) * DAY_MS, 3) for days in (0, 20, 40)]
+    [0.0, 2.536, 2.813]
+    >>> cap  # no ticket: no cap
+    []
     """
+    at = evaluation.as_of
     weights = cfg.weights_for(s.segment)
-    present = {name for name, value in evaluation.components.items()
-               if value is not None and weights[name] > 0}
+    present = [name for name, value in evaluation.components.items()
+               if value is not None and weights[name] > 0]
     # Components may appear later (revenue), which only shrinks each weight's share: use the
     # share among the present ones, and schedule the appearance itself as a jump.
     weight_sum = sum(weights[name] for name in present) or 1.0
-    ageing = _ticket_ageing(s, evaluation.as_of, cfg)
-    rates = _component_rates(s, evaluation.as_of, cfg, ageing)
-    bound = sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
-    c = cfg.support
-    if "support" in present and c.overdue_cap_load > 0:
-        # The score is the lower of the composite and the overdue cap, so it moves at most as
-        # fast as the faster of the two; |d cap / d overdue| is at most 100 / overdue_cap_load.
-        # The open tickets' part grows as their load does; the abandoned tickets' part fades
-        # with the support half-life.
-        abandoned = s.s_abandoned * decay_factor(evaluation.as_of - s.ref_ts, c.half_life_ms)
-        cap_rate = 100 / c.overdue_cap_load * (ageing + abandoned * LN2 / c.half_life_ms)
-        bound = max(bound, cap_rate)
-    return bound
+    open_load = open_ticket_load(s, at, cfg) if s.open_tickets else 0.0
+    by_component = _component_ramps(s, at, cfg, open_load)
+    composite = [(weights[name] / weight_sum * rate, start, end)
+                 for name in present for rate, start, end in by_component.get(name, ())]
+    cap: list[Ramp] = []
+    if "support" in present and cfg.support.overdue_cap_load > 0:
+        cap = _cap_ramps(s, at, cfg, open_load)
+    return composite, cap
+
+
+def time_to_move(distance: float, at: int, composite: list[Ramp], cap: list[Ramp]) -> float:
+    """The earliest time after ``at`` by which the score may have moved ``distance`` points,
+    given :func:`score_movement`'s ramps (inf: never).
+
+    Examples:
+
+    >>> time_to_move(3.0, 0, [(0.5, 0, INF)], [])  # 0.5 per ms from the start
+    6.0
+    >>> time_to_move(3.0, 0, [(0.5, 4, INF)], [(1.0, 0, 2)])  # 2 via the cap, then 1 more
+    6.0
+    >>> time_to_move(3.0, 0, [(1.0, 0, 2)], [])
+    inf
+    """
+    ramps = composite + cap
+    edges = sorted({edge for _, start, end in ramps for edge in (start, end) if at < edge < INF})
+    t = float(at)
+    moved = 0.0
+    for edge in (*edges, INF):
+        rate = max(_rate_at(composite, t), _rate_at(cap, t))
+        if rate > 0 and moved + rate * (edge - t) >= distance:
+            return t + (distance - moved) / rate
+        moved += rate * (edge - t) if edge < INF else 0.0
+        t = edge
+    return INF
 
 
 def _levels(s: CustomerState, cfg: ScoringConfig, at: int) -> list[float]:
+    """The scores at which a published score changes band or an alert can fire: the re-arm
+    level only while an alert is open, the sharp-drop floor only while none is (a customer
+    already below the threshold is not paged for a further fall)."""
     a = cfg.alerts
     levels = [floor for floor, _ in BANDS]
-    levels += [a.threshold, a.threshold + a.hysteresis, a.critical_below]
-    window = [point for point in s.drop_window if point[0] >= at - a.sharp_drop_window_ms]
-    if window:
-        levels.append(window[0][1] - a.sharp_drop_points)
+    levels += [a.threshold, a.critical_below]
+    if s.below:
+        levels.append(a.threshold + a.hysteresis)
+    else:
+        window = [point for point in s.drop_window if point[0] >= at - a.sharp_drop_window_ms]
+        if window:
+            levels.append(window[0][1] - a.sharp_drop_points)
     return levels
 
 
@@ -176,13 +286,13 @@ def next_check_ms(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfig) 
     78.6
     >>> due = next_check_ms(state, outputs.evaluation, cfg)
     >>> format_ms(due), due == state.next_due, due % RESOLUTION_MS
-    ('2026-11-20T21:46:00Z', True, 0)
+    ('2026-11-23T05:22:00Z', True, 0)
     """
     at = evaluation.as_of
     distance = min(abs(evaluation.score - (level - LEVEL_MARGIN))
                    for level in _levels(s, cfg, at))
-    rate = score_rate_bound(s, evaluation, cfg)
-    step = distance / rate if rate > 0 else math.inf
+    composite, cap = score_movement(s, evaluation, cfg)
+    step = time_to_move(distance, at, composite, cap) - at
     step = min(max(step, RESOLUTION_MS), MAX_CHECK_INTERVAL_MS)
     due = min(at + step, max(_next_jump(s, at, cfg), at + 1))
     return int(math.ceil(due / RESOLUTION_MS) * RESOLUTION_MS)

@@ -186,7 +186,7 @@ def rescore(
     then publishes nothing. A time the clock has already passed publishes nothing either:
 
     >>> format_ms(state.next_due), rescore(state, state.next_due, cfg)[1].scores
-    ('2026-11-20T21:46:00Z', [])
+    ('2026-11-23T05:22:00Z', [])
     >>> rescore(later, state.ref_ts, cfg)[1].scores
     []
     """
