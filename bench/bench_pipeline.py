@@ -16,6 +16,9 @@ Pre-loads the three input topics once (a simulated population, keyed by customer
     JSONL file, in a child process pinned to one CPU;
 (d) the agent body alone: the worker's per-record path (Processor + due-time schedule, a dict
     for the table) without Kafka or Faust, pinned to one CPU like (c).
+(e) the quix-streams peer (``bench/quix_peer.py``, the ``bench`` extra) on the same inputs;
+(f) relscore again on the compiled build of scorers/ (``make compiled``;
+    ``PYTHONPATH=.compiled``; its log line says which build it runs).
 
 Wall-clock events/s are reported with CPU-seconds per event (CPU time is less sensitive to the
 other tenants of a shared machine). When a phase hits its time budget the rate is that of the
@@ -367,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds (c) and (d) may run each")
     parser.add_argument("--bare-timeout", type=float, default=300.0)
     parser.add_argument("--poll", type=float, default=1.0, help="group-lag poll interval, s")
-    parser.add_argument("--skip", default="", help="comma list of phases to skip: a,b,c,d,e")
+    parser.add_argument("--skip", default="", help="comma list of phases to skip: a,b,c,d,e,f")
     parser.add_argument("--quix-python", default=sys.executable,
                         help="a Python with quixstreams for (e) (pip install -e '.[bench]')")
     parser.add_argument("--keep-topics", action="store_true")
@@ -417,6 +420,19 @@ def main(argv: list[str] | None = None) -> int:
             if scored:
                 print(f"    worker counters: {counters}; decay re-score messages per scored "
                       f"event {counters.get('score_updates:decay', 0.0) / scored:.2f}")
+        if "f" not in skip:
+            compiled = Path(__file__).resolve().parents[1] / ".compiled"
+            if (compiled / ".built").exists():
+                settings_f = app_settings(base, inputs, f"bench-{run}-appc", work / "f")
+                figures["f"] = relscore_worker(settings_f, work, total, args.budget, args.poll,
+                                               {"PYTHONPATH": str(compiled)})
+                f = figures["f"]
+                build = ("compiled" if b"(compiled scorers)" in Path(f["log"]).read_bytes()
+                         else "NOT compiled")
+                print(f"(f) relscore worker, compiled scorers ({build}): {_fmt(f)}")
+                print(f"    outputs: {f['outputs']}; worker RSS {f['rss_kib'] / 1024:.0f} MiB")
+            else:
+                print("(f) skipped: no compiled build (make compiled)")
         if "e" not in skip:
             if _has_quixstreams(args.quix_python):
                 figures["e"] = quix_peer(settings, work, run, total, args.budget, args.poll,
@@ -473,6 +489,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"peer {e['events'] / max(e['cpu_s'], 1e-9):,.0f}, bare "
                   f"{sum(bare_cpu) / len(bare_cpu) if bare_cpu else float('nan'):,.0f}")
             figures["ratio_b_over_e"] = b["rate"] / e["rate"]
+        if "f" in figures:
+            f = figures["f"]
+            line = f"relscore worker, compiled: {f['rate'] / bare:.1%} of bare"
+            if "e" in figures:
+                line += f", {f['rate'] / figures['e']['rate']:.2f}x the peer"
+            print(f"{line}; {f['rate'] / b['rate']:.2f}x the pure-Python worker; events per "
+                  f"CPU-s {f['events'] / max(f['cpu_s'], 1e-9):,.0f}")
     if "c" in figures:
         print(f"model alone: {figures['c']['rate']:,.0f} events/s on one CPU (target >= 100,000)")
     if "b" in figures and "d" in figures:

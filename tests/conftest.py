@@ -11,13 +11,33 @@ Hypothesis profiles: the suite draws a fixed set of examples unless asked to exp
 examples on every run, so a merge is never refused for an example no one has seen before.
 ``HYPOTHESIS_PROFILE=explore make test`` draws new random examples; a failure prints the
 example, to be kept as an ``@example`` or a unit test.
+
+``RELSCORE_TEST_COMPILED=1`` runs the tests on the mypyc build of ``scorers/`` in
+``.compiled/`` (``make compiled``; ``make test`` runs the offline tests both ways), here and in
+the processes the tests start. Tests marked ``pure_only`` patch the model's internals, which a
+compiled module does not see: they run in the pure-Python pass.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
+import pytest
 from hypothesis import settings
+
+if os.environ.get("RELSCORE_TEST_COMPILED"):
+    COMPILED = Path(__file__).resolve().parents[1] / ".compiled"
+    sys.path.insert(0, str(COMPILED))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(COMPILED), os.environ.get("PYTHONPATH")]))
+    import scorers.model
+
+    if not str(scorers.model.__file__).endswith(".so"):
+        raise pytest.UsageError(
+            f"RELSCORE_TEST_COMPILED is set but scorers.model is {scorers.model.__file__}, "
+            "not the mypyc build: run `make compiled` first")
 
 pytest_plugins = [
     "tests.support.stack_fixtures",

@@ -34,8 +34,10 @@ class WorkerProcess:
         env = {**os.environ, **self.settings.to_env(), **self.extra_env}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
+            # -P: the working directory does not come first on sys.path, so a PYTHONPATH in
+            # the environment (the compiled build, say) decides which scorers/ it imports.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker"],
+                [sys.executable, "-P", "-m", "streams.cli", "worker"],
                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             )
         return self

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.metrics import MetricWrapperBase
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -108,3 +108,19 @@ def child(metric: MetricWrapperBase, *labels: str) -> Any:
     """``metric.labels(*labels)``, looked up once: the label values seen are few (topics,
     outcomes, reasons, alert types), and ``labels()`` costs more than the increment."""
     return metric.labels(*labels)
+BUILD = Info(
+    "relscore_build",
+    "What this worker runs: the scorer version and whether scorers/ is the mypyc build.",
+    registry=REGISTRY,
+)
+
+
+def scorers_build() -> str:
+    """``"compiled"`` when ``scorers`` is the mypyc build (``make compiled``), else ``"pure"``.
+
+    >>> scorers_build() in ("compiled", "pure")
+    True
+    """
+    import scorers.model
+
+    return "compiled" if str(scorers.model.__file__).endswith(".so") else "pure"

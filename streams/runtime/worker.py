@@ -9,6 +9,7 @@ import faust
 from scorers.config import ScoringConfig
 from streams.kafka_clients import KafkaSetupError
 from streams.runtime.app import create_app
+from streams.runtime.metrics import BUILD, scorers_build
 from streams.runtime.topic_layout import ensure_topics
 from streams.settings import Settings
 
@@ -22,9 +23,11 @@ def run_worker(settings: Settings, cfg: ScoringConfig) -> int:
     except KafkaSetupError as exc:
         log.error("%s", exc)
         return 2
+    build = scorers_build()
+    BUILD.info({"scorer_version": cfg.scorer_version, "scorers": build})
     log.info(
-        "topics ready (%d partitions each); scorer version %s; web on %s:%d",
-        counts[settings.topics.purchases], cfg.scorer_version, settings.web.host,
+        "topics ready (%d partitions each); scorer version %s (%s scorers); web on %s:%d",
+        counts[settings.topics.purchases], cfg.scorer_version, build, settings.web.host,
         settings.web.port,
     )
     app = create_app(settings, cfg)

@@ -181,7 +181,7 @@ def test_confidence_falls_when_data_goes_stale() -> None:
 
 def test_ticket_load_grows_past_sla_up_to_the_cap() -> None:
     cfg = DEFAULT_CONFIG
-    sla = cfg.support.sla_ms[URGENT]
+    sla = int(cfg.support.sla_ms[URGENT])
     assert ticket_load(URGENT, T0, T0, cfg) == 4.0
     assert ticket_load(URGENT, T0, T0 + sla, cfg) == 4.0
     assert ticket_load(URGENT, T0, T0 + 2 * sla, cfg) == 8.0

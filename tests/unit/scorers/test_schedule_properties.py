@@ -581,6 +581,7 @@ def test_ticket_csat_fading_out_of_support_is_a_scheduled_step() -> None:
     assert [kind for _, kind, _ in found.alerts] == [BELOW_THRESHOLD, RECOVERED]
 
 
+@pytest.mark.pure_only
 def test_the_comparison_catches_a_lazy_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
     """The check has teeth: a schedule that looks only every 30 days fails it."""
     state = replay(healthy_then_silent(), DEFAULT_CONFIG)
