@@ -31,6 +31,7 @@ from streams.runtime import metrics
 from streams.runtime.band_gauge import BandCounts
 from streams.runtime.batch_scorer import BatchScorer, InputProgress
 from streams.runtime.broker_watchdog import watch_broker
+from streams.runtime.commit_watch import CommitWatch
 from streams.runtime.consumer import install as install_rebalance_safe_consumer
 from streams.runtime.group_offsets import committed_offsets
 from streams.runtime.partitioning import partition_for
@@ -42,6 +43,8 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "customer-state"
+# How often the commit watch looks (streams.runtime.commit_watch).
+COMMIT_WATCH_INTERVAL_S = 5.0
 
 
 def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
@@ -147,6 +150,33 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
                 table[key] = value
             metrics.PROCESSING_SECONDS.observe((time.perf_counter() - started) / len(records))
 
+    watch = CommitWatch()
+    watched: set[tuple[str, str]] = set()
+
+    def look_at_commits() -> None:
+        """Refresh relscore_commit_stalled_seconds for the partitions this worker holds."""
+        nonlocal watched
+        # Faust keeps both in its consumer with no public accessor: the offset of the last
+        # record it delivered to the agent, and the offset it last committed, per partition.
+        read = getattr(app.consumer, "_read_offset")  # noqa: B009
+        committed = getattr(app.consumer, "_committed_offset")  # noqa: B009
+        assigned = [(tp.topic, tp.partition) for tp in app.assignor.assigned_actives()
+                    if tp.topic in clocked_topics]
+        stalled = watch.observe(
+            time.monotonic(), committed={tp: committed.get(tp) for tp in assigned},
+            read={tp: read.get(tp) for tp in assigned}, assigned=assigned,
+            recovering=bool(app.rebalancing or app.in_recovery))
+        labels = {(topic, str(partition)) for topic, partition in stalled}
+        for (topic, partition), seconds in stalled.items():
+            metrics.COMMIT_STALLED.labels(topic, str(partition)).set(seconds)
+        for gone in watched - labels:  # moved to another worker: no stale value left behind
+            metrics.COMMIT_STALLED.remove(*gone)
+        watched = labels
+
+    @app.timer(COMMIT_WATCH_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def watch_commits() -> None:
+        look_at_commits()
+
     async def on_recovered() -> None:
         """After (re)assignment and recovery: recount bands and rebuild the schedule for the
         partitions this worker now owns, from the due times stored in each state."""
@@ -169,6 +199,7 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         metrics.SCHEDULED.set(len(schedule))
         log.info("schedule rebuilt: %d customers due-tracked on partitions %s",
                  len(schedule), sorted(assigned))
+        look_at_commits()  # the partitions it now holds show at once, those it lost go
 
     table.on_recover(on_recovered)
 
@@ -196,7 +227,7 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
 
     app.relscore_processor = processor  # type: ignore[attr-defined]
     app.relscore_table = table  # type: ignore[attr-defined]
-    del score, exit_when_kafka_is_gone
+    del score, exit_when_kafka_is_gone, watch_commits
     return app
 
 

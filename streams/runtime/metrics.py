@@ -108,6 +108,13 @@ def child(metric: MetricWrapperBase, *labels: str) -> Any:
     """``metric.labels(*labels)``, looked up once: the label values seen are few (topics,
     outcomes, reasons, alert types), and ``labels()`` costs more than the increment."""
     return metric.labels(*labels)
+COMMIT_STALLED = Gauge(
+    "relscore_commit_stalled_seconds",
+    "Seconds an input partition's committed offset has not moved while records delivered to "
+    "this worker wait behind it (0: none wait); only partitions this worker holds.",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
 BUILD = Info(
     "relscore_build",
     "What this worker runs: the scorer version and whether scorers/ is the mypyc build.",
