@@ -287,7 +287,10 @@ async def run_rate(settings: Settings, rate: float, args: argparse.Namespace,
             received.append(tracker.received[key] - tracker.sent[key])
             if key in tracker.appended:
                 worker_path.append(tracker.visible[key] - tracker.appended[key])
-        elif tracker.max_seen.get(key[0], 0) > key[1]:
+        elif tracker.max_seen.get(key[0], 0) > key[1] or lag == 0:
+            # A later message of the customer was seen, or the group committed every input
+            # (offsets are committed only after the outputs): the event was scored and
+            # changed nothing a score message carries, so it published none.
             unchanged += 1
         else:
             missing += 1

@@ -65,15 +65,10 @@ def _child(mode: str, path: Path) -> dict[str, Any]:
     import streams.tools.offline_scoring as offline
     from scorers.config import DEFAULT_CONFIG
 
-    rescores = 0
-    real_rescore = offline.rescore
+    sys.path.insert(0, str(BENCH))
+    from _call_counter import count_calls
 
-    def counting_rescore(*args: Any, **kwargs: Any) -> Any:
-        nonlocal rescores
-        rescores += 1
-        return real_rescore(*args, **kwargs)
-
-    setattr(offline, "rescore", counting_rescore)  # noqa: B010 - counting wrapper
+    rescores = count_calls(offline, "rescore")
     started = time.perf_counter()
     cpu0 = time.process_time()
     result = offline.score_lines(lines, DEFAULT_CONFIG, reference_ms=None)
@@ -86,7 +81,7 @@ def _child(mode: str, path: Path) -> dict[str, Any]:
         digest.update(orjson.dumps(result.scores[customer], option=orjson.OPT_SORT_KEYS))
     model_file = str(scorers.model.__file__)
     return {"events": result.events, "seconds": seconds, "cpu_s": cpu_s,
-            "rescores": rescores, "alerts": len(result.alerts),
+            "rescores": rescores(), "alerts": len(result.alerts),
             "digest": digest.hexdigest()[:16],
             "build": "compiled" if model_file.endswith(".so") else "pure",
             "model": model_file}
