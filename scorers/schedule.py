@@ -163,11 +163,56 @@ def _rate_at(ramps: list[Ramp], t: float) -> float:
     return sum((rate for rate, start, end in ramps if start <= t < end), 0.0)
 
 
-def score_movement(s: CustomerState, evaluation: Evaluation,
-                   cfg: ScoringConfig) -> tuple[list[Ramp], list[Ramp]]:
-    """Bounds of how fast the score can move with time alone from ``evaluation.as_of`` on:
-    the composite's ramps and the overdue cap's (empty without a cap). The score, the lower
-    of the two, moves at any time at most as fast as the faster of them.
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """How far the score can move with time alone from ``at`` on: the composite's ramps, the
+    overdue cap's (empty without tickets), and how far the cap is above the score now.
+
+    The score is the lower of the two, and ``min`` moves no further than the further of its
+    arguments; a cap above the score moves it only once it has come down that far. So the
+    score has moved less than ``max(composite moved, cap moved - cap_gap)``.
+    """
+
+    at: int
+    composite: list[Ramp]
+    cap: list[Ramp]
+    cap_gap: float = 0.0
+
+    def time_to_move(self, distance: float) -> float:
+        """The earliest time by which the score may have moved ``distance`` points (inf:
+        never).
+
+        Examples:
+
+        >>> Movement(0, [(0.5, 0, INF)], []).time_to_move(3.0)  # 0.5 per ms from the start
+        6.0
+        >>> Movement(0, [(0.5, 4, INF)], [(1.0, 0, 2)]).time_to_move(3.0)  # the cap stops at 2
+        10.0
+        >>> Movement(0, [(0.01, 0, INF)], [(1.0, 0, INF)], cap_gap=5.0).time_to_move(3.0)
+        8.0
+        >>> Movement(0, [(1.0, 0, 2)], []).time_to_move(3.0)
+        inf
+        """
+        return min(_first_reach(distance, self.at, self.composite),
+                   _first_reach(distance + self.cap_gap, self.at, self.cap))
+
+
+def _first_reach(distance: float, at: int, ramps: list[Ramp]) -> float:
+    """The earliest time after ``at`` at which ``ramps`` may have added up to ``distance``."""
+    edges = sorted({edge for _, start, end in ramps for edge in (start, end) if at < edge < INF})
+    t = float(at)
+    moved = 0.0
+    for edge in (*edges, INF):
+        rate = _rate_at(ramps, t)
+        if rate > 0 and moved + rate * (edge - t) >= distance:
+            return t + (distance - moved) / rate
+        moved += rate * (edge - t) if edge < INF else 0.0
+        t = edge
+    return INF
+
+
+def score_movement(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfig) -> Movement:
+    """How far the score can move with time alone from ``evaluation.as_of`` on.
 
     Examples:
 
@@ -178,13 +223,14 @@ def score_movement(s: CustomerState, evaluation: Evaluation,
     ...     "event_id": "e1", "customer_id": "c-42", "ts": "2026-11-20T10:00:00Z",
     ...     "order_id": "o-7", "amount": 120.0, "product_id": "crm"}, reference_ms=None)
     >>> state, outputs = apply_event(None, purchase, cfg)
-    >>> composite, cap = score_movement(state, outputs.evaluation, cfg)
+    >>> movement = score_movement(state, outputs.evaluation, cfg)
     >>> at = outputs.evaluation.as_of
     >>> # points per day, at most: flat at first (one order is above the expected rate, and
     >>> # recency is in its grace period), then the frequency, then the recency may fall
-    >>> [round(_rate_at(composite, at + days * DAY_MS) * DAY_MS, 3) for days in (0, 20, 40)]
+    >>> [round(_rate_at(movement.composite, at + days * DAY_MS) * DAY_MS, 3)
+    ...  for days in (0, 20, 40)]
     [0.0, 2.536, 2.813]
-    >>> cap  # no ticket: no cap
+    >>> movement.cap  # no ticket: no cap
     []
     """
     at = evaluation.as_of
@@ -198,36 +244,15 @@ def score_movement(s: CustomerState, evaluation: Evaluation,
     by_component = _component_ramps(s, at, cfg, open_load)
     composite = [(weights[name] / weight_sum * rate, start, end)
                  for name in present for rate, start, end in by_component.get(name, ())]
-    cap: list[Ramp] = []
-    if "support" in present and cfg.support.overdue_cap_load > 0:
-        cap = _cap_ramps(s, at, cfg, open_load)
-    return composite, cap
-
-
-def time_to_move(distance: float, at: int, composite: list[Ramp], cap: list[Ramp]) -> float:
-    """The earliest time after ``at`` by which the score may have moved ``distance`` points,
-    given :func:`score_movement`'s ramps (inf: never).
-
-    Examples:
-
-    >>> time_to_move(3.0, 0, [(0.5, 0, INF)], [])  # 0.5 per ms from the start
-    6.0
-    >>> time_to_move(3.0, 0, [(0.5, 4, INF)], [(1.0, 0, 2)])  # 2 via the cap, then 1 more
-    6.0
-    >>> time_to_move(3.0, 0, [(1.0, 0, 2)], [])
-    inf
-    """
-    ramps = composite + cap
-    edges = sorted({edge for _, start, end in ramps for edge in (start, end) if at < edge < INF})
-    t = float(at)
-    moved = 0.0
-    for edge in (*edges, INF):
-        rate = max(_rate_at(composite, t), _rate_at(cap, t))
-        if rate > 0 and moved + rate * (edge - t) >= distance:
-            return t + (distance - moved) / rate
-        moved += rate * (edge - t) if edge < INF else 0.0
-        t = edge
-    return INF
+    c = cfg.support
+    if "support" not in present or c.overdue_cap_load <= 0:
+        return Movement(at, composite, [])
+    # The cap now (100 while no ticket is overdue, where it starts from when one becomes so).
+    overdue = (overdue_from_open_load(open_load, s, cfg)
+               + s.s_abandoned * decay_factor(at - s.ref_ts, c.half_life_ms))
+    ceiling = 100.0 / (1.0 + overdue / c.overdue_cap_load)
+    return Movement(at, composite, _cap_ramps(s, at, cfg, open_load),
+                    max(0.0, ceiling - evaluation.score))
 
 
 def _levels(s: CustomerState, cfg: ScoringConfig, at: int) -> list[float]:
@@ -291,8 +316,7 @@ def next_check_ms(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfig) 
     at = evaluation.as_of
     distance = min(abs(evaluation.score - (level - LEVEL_MARGIN))
                    for level in _levels(s, cfg, at))
-    composite, cap = score_movement(s, evaluation, cfg)
-    step = time_to_move(distance, at, composite, cap) - at
+    step = score_movement(s, evaluation, cfg).time_to_move(distance) - at
     step = min(max(step, RESOLUTION_MS), MAX_CHECK_INTERVAL_MS)
     due = min(at + step, max(_next_jump(s, at, cfg), at + 1))
     return int(math.ceil(due / RESOLUTION_MS) * RESOLUTION_MS)

@@ -61,13 +61,7 @@ from scorers.alerts import BELOW_THRESHOLD, RECOVERED, SHARP_DROP
 from scorers.config import DEFAULT_CONFIG, ScoringConfig, config_from_mapping
 from scorers.events import CHANNELS, Event
 from scorers.model import BANDS, LN2, Evaluation, band_of, evaluate
-from scorers.schedule import (
-    RESOLUTION_MS,
-    DueSchedule,
-    _next_jump,
-    score_movement,
-    time_to_move,
-)
+from scorers.schedule import RESOLUTION_MS, DueSchedule, Movement, _next_jump, score_movement
 from scorers.scorer import Outputs, apply_event, rescore
 from scorers.state import CustomerState
 from scorers.timefmt import parse_rfc3339_ms
@@ -470,18 +464,15 @@ def test_following_the_schedule_finds_every_crossing_on_time(
     target(float(len(found.alerts) + len(found.bands)), label="crossings")
 
 
-def allowed_movement(ramps: tuple[list[Any], list[Any]], a: float, b: float) -> float:
-    """The integral over [a, b] of the faster of the composite's and the cap's summed rates:
-    how far the ramps let the score move between a and b."""
-    composite, cap = ramps
-    edges = sorted({a, b} | {e for _, start, end in composite + cap for e in (start, end)
-                             if a < e < b})
-    total = 0.0
-    for left, right in itertools.pairwise(edges):
-        total += (right - left) * max(
-            sum(r for r, start, end in composite if start <= left < end),
-            sum(r for r, start, end in cap if start <= left < end))
-    return total
+def allowed_movement(movement: Movement, a: float, b: float) -> float:
+    """How far the ramps let the score move between a and b (a >= the evaluation time): the
+    further of the composite's and the cap's summed rates integrated over [a, b]."""
+    def integral(ramps: list[Any]) -> float:
+        edges = sorted({a, b} | {e for _, start, end in ramps for e in (start, end)
+                                 if a < e < b})
+        return sum((right - left) * sum(r for r, start, end in ramps if start <= left < end)
+                   for left, right in itertools.pairwise(edges))
+    return max(integral(movement.composite), integral(movement.cap))
 
 
 @given(silent_histories(),
@@ -491,28 +482,28 @@ def allowed_movement(ramps: tuple[list[Any], list[Any]], a: float, b: float) -> 
 def test_the_score_moves_no_faster_than_its_ramps_allow(
     drawn: tuple[str, list[Event]], spans: list[tuple[int, int]],
 ) -> None:
-    """The bound the schedule steps by, checked directly and locally: until the next jump,
-    between any two later times the score moves no further than the ramps allow (including
-    the parts that start moving later: a recency leaving its grace period, a ticket its
-    SLA), and ``time_to_move`` inverts that movement."""
+    """The bound the schedule steps by, checked directly: until the next jump, between any two
+    later times the score moves no further than the ramps allow (including the parts that
+    start moving later: a recency leaving its grace period, a ticket its SLA), and from now
+    no further than ``time_to_move`` allows (where a cap above the score counts only once it
+    has come down to it)."""
     name, events = drawn
     cfg = CONFIGS[name]
     state = replay(events, cfg)
     at = state.ref_ts
     now = evaluate(state, at, cfg)
-    ramps = score_movement(state, now, cfg)
+    movement = score_movement(state, now, cfg)
     jump = _next_jump(state, at, cfg)
     for start_minute, length in spans:
         a, b = at + start_minute * MINUTE, at + (start_minute + length) * MINUTE
         if b >= jump:
             continue
-        moved = abs(evaluate(state, b, cfg).score - evaluate(state, a, cfg).score)
-        assert moved <= allowed_movement(ramps, a, b) + EPS, (start_minute, length, moved)
-    far = at + HORIZON_DAYS * DAY
-    if far < jump:
-        moved = abs(evaluate(state, far, cfg).score - now.score)
-        if moved > EPS:
-            assert time_to_move(moved - EPS, at, *ramps) <= far
+        later = evaluate(state, b, cfg).score
+        moved = abs(later - evaluate(state, a, cfg).score)
+        assert moved <= allowed_movement(movement, a, b) + EPS, (start_minute, length, moved)
+        from_now = abs(later - now.score)
+        if from_now > EPS:
+            assert movement.time_to_move(from_now - EPS) <= b, (start_minute, length, from_now)
 
 
 def healthy_then_silent(segment: str | None = None) -> list[Event]:
