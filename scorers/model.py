@@ -230,7 +230,7 @@ def _recency(since_ms: float, grace_ms: float, zero_ms: float) -> float:
     return 100.0 * math.exp(-(since_ms - grace_ms) / (zero_ms - grace_ms))
 
 
-def _expected_decayed(per_30_days: float, half_life_ms: float, history_ms: float) -> float:
+def expected_decayed(per_30_days: float, half_life_ms: float, history_ms: float) -> float:
     """The decayed sum a customer at the target rate would have after ``history_ms``."""
     rate = per_30_days / (30 * DAY_MS)
     return rate * half_life_ms / LN2 * -math.expm1(-LN2 * history_ms / half_life_ms)
@@ -264,7 +264,7 @@ def purchase_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Compone
     f = decay_factor(at - s.ref_ts, c.half_life_ms)
     cadence_ms = 30 * DAY_MS / c.expected_per_30_days
     history = max(float(at - (s.first_purchase_ts or at)), cadence_ms)
-    expected = _expected_decayed(c.expected_per_30_days, c.half_life_ms, history)
+    expected = expected_decayed(c.expected_per_30_days, c.half_life_ms, history)
     frequency = 100.0 * min(1.0, s.p_count * f / expected)
     since = at - s.last_purchase_ts
     recency = _recency(since, c.recency_grace_ms, c.recency_zero_ms)
@@ -508,7 +508,7 @@ def engagement_component(s: CustomerState, at: int, cfg: ScoringConfig) -> Compo
     f = decay_factor(at - s.ref_ts, c.half_life_ms)
     cadence_ms = 30 * DAY_MS / c.target_per_30_days
     history = max(float(at - s.first_ts), cadence_ms)
-    expected = _expected_decayed(c.target_per_30_days, c.half_life_ms, history)
+    expected = expected_decayed(c.target_per_30_days, c.half_life_ms, history)
     volume = 100.0 * min(1.0, s.e_touch * f / expected)
     since = at - s.last_touch_ts
     recency = _recency(since, c.recency_grace_ms, c.recency_zero_ms)

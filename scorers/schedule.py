@@ -26,6 +26,7 @@ from scorers.model import (
     MIN_SPEND,
     SUPPORT_CSAT_MIN_WEIGHT,
     Evaluation,
+    expected_decayed,
     open_ticket_load,
     overdue_from_open_load,
 )
@@ -63,8 +64,7 @@ def _volume_ramp(count: float, ref_ts: int, history_ms: float, per_30_days: floa
     """
     g = 2.0 ** (-history_ms / half_life_ms)
     rate = share * 100 * LN2 / half_life_ms * (1.0 + g / (1.0 - g))
-    expected = (per_30_days / (30 * DAY_MS) * half_life_ms / LN2
-                * -math.expm1(-LN2 * history_ms / half_life_ms))
+    expected = expected_decayed(per_30_days, half_life_ms, history_ms)
     ratio = count * decay_factor(at - ref_ts, half_life_ms) / expected
     start = float(at)
     if ratio > 1.0:
