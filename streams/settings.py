@@ -29,6 +29,24 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 ENV_PREFIX = "RELSCORE_"
 
 
+# Variables that earlier versions read, and what to do instead.
+RETIRED = {
+    "RELSCORE_BATCH_WITHIN_S": "the scoring agent takes whole fetches and waits for no timer; "
+                               "unset it (RELSCORE_BATCH_SIZE still bounds a fetch)",
+}
+
+
+def retired_variables(env: Mapping[str, str]) -> list[str]:
+    """A warning for each retired variable that ``env`` still sets.
+
+    >>> retired_variables({"RELSCORE_BATCH_WITHIN_S": "0.05", "RELSCORE_BATCH_SIZE": "9"})
+    ['RELSCORE_BATCH_WITHIN_S is no longer read: the scoring agent takes whole fetches \
+and waits for no timer; unset it (RELSCORE_BATCH_SIZE still bounds a fetch)']
+    """
+    return [f"{name} is no longer read: {advice}" for name, advice in RETIRED.items()
+            if env.get(name)]
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable and the fix."""
 
@@ -186,9 +204,9 @@ class WorkerSettings:
     clock: str = env_field("CLOCK", "event")
     tick_interval_s: float = env_field("TICK_INTERVAL_S", 5.0)
     log_level: str = env_field("LOG_LEVEL", "INFO")
-    # The scoring agent takes up to batch_size records or what arrives within batch_within_s.
+    # The scoring agent takes each fetch of the inputs whole: at most batch_size records
+    # (Faust's broker_max_poll_records).
     batch_size: int = env_field("BATCH_SIZE", 500)
-    batch_within_s: float = env_field("BATCH_WITHIN_S", 0.05)
     # Seconds between offset commits (Faust's broker_commit_interval).
     commit_interval_s: float = env_field("COMMIT_INTERVAL_S", 1.0)
     # Seconds the producer waits to fill a request (Faust's producer_linger); the agent waits
@@ -326,8 +344,8 @@ class Settings:
             raise SettingsError(f"RELSCORE_CLOCK={worker.clock!r}: use 'event' or 'wall'")
         if worker.allowed_lateness_ms < 0:
             raise SettingsError("RELSCORE_ALLOWED_LATENESS_MS must be >= 0")
-        if worker.batch_size < 1 or worker.batch_within_s <= 0:
-            raise SettingsError("RELSCORE_BATCH_SIZE must be >= 1, RELSCORE_BATCH_WITHIN_S > 0")
+        if worker.batch_size < 1:
+            raise SettingsError("RELSCORE_BATCH_SIZE must be >= 1")
         if worker.session_timeout_s < 6:
             raise SettingsError("RELSCORE_SESSION_TIMEOUT_S must be at least 6 (seconds)")
         if worker.broker_timeout_s <= 0:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -29,14 +29,18 @@ from streams.kafka_clients import (
 )
 from streams.runtime import metrics
 from streams.runtime.band_gauge import BandCounts
-from streams.runtime.batch_scorer import BatchScorer, InputProgress
+from streams.runtime.batch_scorer import BatchResult, BatchScorer, InputProgress
 from streams.runtime.broker_watchdog import watch_broker
 from streams.runtime.commit_watch import CommitWatch
-from streams.runtime.consumer import install as install_rebalance_safe_consumer
+from streams.runtime.consumer import FetchRoute, RebalanceSafeConsumer
+from streams.runtime.consumer import install as install_consumer
+from streams.runtime.fetch_batch import FetchBatch
+from streams.runtime.fetch_pipeline import FetchPipeline
 from streams.runtime.group_offsets import committed_offsets
 from streams.runtime.partitioning import partition_for
-from streams.runtime.processor import Emit, Processor, Record, normalise_headers
+from streams.runtime.processor import Emit, Processor
 from streams.runtime.projector import RedisProjector
+from streams.runtime.state_table import StateTable
 from streams.runtime.views import register_views
 from streams.settings import Settings
 
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 TABLE_NAME = "customer-state"
 # How often the commit watch looks (streams.runtime.commit_watch).
 COMMIT_WATCH_INTERVAL_S = 5.0
+# Whole fetches waiting for the agent: one being scored, one fetched ahead.
+FETCHES_AHEAD = 2
 
 
 def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
@@ -66,6 +72,7 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         broker_commit_interval=settings.worker.commit_interval_s,
         broker_session_timeout=settings.worker.session_timeout_s,
         broker_heartbeat_interval=settings.worker.session_timeout_s / 10,
+        broker_max_poll_records=settings.worker.batch_size,
         table_standby_replicas=0,
         web_enabled=True,
         web_host=settings.web.host,
@@ -85,7 +92,6 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
     )
-    install_rebalance_safe_consumer(app)
     processor = Processor(settings, cfg)
     bands = BandCounts()
     table = app.Table(
@@ -106,6 +112,17 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         value_serializer="raw",
         partitions=settings.topics.partitions,
     )
+    # The consumer subscribes to the inputs, and hands their records to the agent a whole
+    # fetch at a time through this in-memory channel (streams.runtime.fetch_batch).
+    fetches = app.channel(maxsize=FETCHES_AHEAD)
+    app.topics.add(source.clone(is_iterator=True))  # type: ignore[arg-type]
+
+    async def send_record(topic: str, key: bytes, value: bytes,
+                          partition: int) -> asyncio.Future[Any]:
+        """Hand one record to the producer; the future resolves when Kafka acknowledges it."""
+        sent = await app.producer.send(topic, key, value, partition, None, None)
+        return sent  # type: ignore[return-value]  # aiokafka hands back an asyncio.Future
+
     async def send(emit: Emit) -> Awaitable[Any]:
         """Hand ``emit`` to the producer; the result resolves when Kafka acknowledges it."""
         # Straight to Faust's producer, not through app.topic(...).send(): that path adds
@@ -133,22 +150,44 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
                     ends[(tp.topic, tp.partition)] = None
         return ends
 
-    # concurrency=1: higher values can commit past in-flight events (faust issue 606).
-    # take_events acks a batch's events only after this body has finished with it.
-    @app.agent(source, concurrency=1, name="score")
+    def score_fetch(fetch: FetchBatch, get: Callable[[bytes], bytes | None]) -> BatchResult:
+        started = time.perf_counter()
+        result = batches.process(fetch.records, get, highwaters())
+        metrics.PROCESSING_SECONDS.observe((time.perf_counter() - started) / len(fetch.records))
+        return result
+
+    def consumer() -> RebalanceSafeConsumer:
+        return app.consumer  # type: ignore[return-value]
+
+    rows = StateTable(table, settings.topics.partitions, send_record)
+    pipeline = FetchPipeline(score_fetch, send, rows, lambda f: consumer().scoring(f),
+                             lambda f: consumer().scored(f))
+    install_consumer(app, FetchRoute(frozenset(source.topics),
+                                     lambda batch: fetches.send(value=batch),
+                                     pipeline.drained))
+
+    async def finish_fetches() -> None:
+        try:
+            await pipeline.finish()
+        except Exception as exc:
+            # Later fetches must not be acknowledged past this one: stop, and let the
+            # restarted worker score its records again from the committed offsets.
+            log.error("stopping: a batch's outputs or state could not be written: %r", exc)
+            await app.crash(exc)
+            raise
+
+    # concurrency=1: fetches are scored, and their offsets acknowledged, in order.
+    @app.agent(fetches, concurrency=1, name="score")
     async def score(stream: Any) -> None:
-        batch = settings.worker
-        async for events in stream.take_events(batch.batch_size, batch.batch_within_s):
-            started = time.perf_counter()
-            records = [_record(event) for event in events]
-            result = batches.process(records, table.get, highwaters())
-            # Outputs first, acknowledged; only then the state that remembers them.
-            delivered = [await send(emit) for emit in result.emits]
-            if delivered:
-                await asyncio.gather(*delivered)
-            for key, value in result.updates.items():
-                table[key] = value
-            metrics.PROCESSING_SECONDS.observe((time.perf_counter() - started) / len(records))
+        finishing = asyncio.ensure_future(finish_fetches())
+        try:
+            async for fetch in stream:
+                if finishing.done():
+                    finishing.result()  # raises what stopped it
+                if not await pipeline.take(fetch):
+                    metrics.STALE_FETCHES.inc()
+        finally:
+            finishing.cancel()
 
     watch = CommitWatch()
     watched: set[tuple[str, str]] = set()
@@ -230,23 +269,3 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
     del score, exit_when_kafka_is_gone, watch_commits
     return app
 
-
-def _record(event: Any) -> Record:
-    message = event.message
-    return Record(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=event.key,
-        value=event.value,
-        timestamp_ms=_record_time_ms(message),
-        headers=normalise_headers(message.headers),
-    )
-
-
-def _record_time_ms(message: Any) -> int | None:
-    # timestamp_type 0 is CreateTime (the producer's clock); 1 is the broker's LogAppendTime.
-    timestamp = getattr(message, "timestamp", None)
-    if not timestamp or timestamp <= 0:
-        return None
-    return round(float(timestamp) * 1000)

@@ -30,6 +30,12 @@ LATE_EVENTS = Counter(
     "Events older than the customer's clock (applied exactly, counted here).",
     registry=REGISTRY,
 )
+STALE_FETCHES = Counter(
+    "relscore_stale_fetches",
+    "Whole fetches skipped because the group rebalanced after they were fetched (their "
+    "records are read again from the committed offsets).",
+    registry=REGISTRY,
+)
 SCORE_UPDATES = Counter(
     "relscore_score_updates",
     "Score messages published, by reason (event or decay).",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import faust
 
@@ -11,7 +12,7 @@ from streams.kafka_clients import KafkaSetupError
 from streams.runtime.app import create_app
 from streams.runtime.metrics import BUILD, scorers_build
 from streams.runtime.topic_layout import ensure_topics
-from streams.settings import Settings
+from streams.settings import Settings, retired_variables
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ def run_worker(settings: Settings, cfg: ScoringConfig) -> int:
     except KafkaSetupError as exc:
         log.error("%s", exc)
         return 2
+    for warning in retired_variables(os.environ):
+        log.warning("%s", warning)
     build = scorers_build()
     BUILD.info({"scorer_version": cfg.scorer_version, "scorers": build})
     log.info(

@@ -17,7 +17,8 @@ from faust.types import TP
 
 from scorers.config import DEFAULT_CONFIG
 from streams.runtime.app import create_app
-from streams.runtime.consumer import RebalanceSafeConsumer
+from streams.runtime.consumer import FetchRoute, RebalanceSafeConsumer
+from streams.runtime.fetch_batch import FetchBatch
 from streams.settings import Settings
 
 SETTINGS = Settings()
@@ -120,3 +121,74 @@ def test_a_rewind_refused_by_another_rebalance_does_not_stop_the_fetch_loop(
     monkeypatch.setattr(RebalanceSafeConsumer, "perform_seek", refused)
     assert list(fetch(consumer).values()) == [[5]]  # the stale stream record is still dropped
     assert calls.seeks == 1
+
+
+def record(tp: TP, offset: int, timestamp: int) -> Any:
+    from types import SimpleNamespace
+    return SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=offset, key=b"c",
+                           value=b"{}", timestamp=timestamp, timestamp_type=0, headers=(),
+                           checksum=None, serialized_key_size=1, serialized_value_size=2)
+
+
+def deliver(consumer: Any, monkeypatch: pytest.MonkeyPatch,
+            records: dict[TP, list[Any]]) -> tuple[list[Any], list[Any]]:
+    """Run one turn of the whole-fetch loop; the batches it delivers, the one-by-one messages."""
+    batches: list[Any] = []
+    messages: list[Any] = []
+
+    async def to_agent(batch: Any) -> None:
+        batches.append(batch)
+
+    async def one_by_one(message: Any) -> None:
+        messages.append(message)
+
+    async def drained() -> None:
+        return None
+
+    route = FetchRoute(frozenset({STREAM.topic, NEW_STREAM.topic}), to_agent, drained)
+    monkeypatch.setattr(consumer, "callback", one_by_one)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 100)
+    consumer.loop.run_until_complete(consumer._deliver(route, records, None))
+    return batches, messages
+
+
+def test_input_records_reach_the_agent_as_one_batch_in_record_time_order(
+    app: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer, _ = consumer_with(app, monkeypatch, {}, rebalance_during_fetch=False)
+    changelog = TP(next(iter(app.tables.changelog_topics)), 1)
+    consumer._read_offset.clear()
+    consumer._read_offset[STREAM] = 11  # 10 was delivered before
+    batches, messages = deliver(consumer, monkeypatch, {
+        STREAM: [record(STREAM, 10, 5), record(STREAM, 11, 30), record(STREAM, 12, 40)],
+        NEW_STREAM: [record(NEW_STREAM, 0, 35)],
+        changelog: [record(changelog, 7, 1)],
+    })
+    assert len(batches) == 1
+    batch = batches[0]
+    assert [(r.topic, r.offset) for r in batch.records] == [
+        (STREAM.topic, 11), (NEW_STREAM.topic, 0), (STREAM.topic, 12)]
+    assert batch.ends == {STREAM: 13, NEW_STREAM: 1}
+    assert batch.generation == 3
+    assert consumer._read_offset[STREAM] == 12
+    assert [(m.topic, m.offset) for m in messages] == [(changelog.topic, 7)]  # Faust's path
+
+
+def test_a_scored_batch_commits_where_it_ends_and_a_stale_one_commits_nothing(
+    app: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer, _ = consumer_with(app, monkeypatch, {}, rebalance_during_fetch=False)
+    consumer._committed_offset.clear()
+    consumer._batch_acked.clear()
+    consumer._committed_offset[STREAM] = 11
+    batches, _ = deliver(consumer, monkeypatch, {STREAM: [record(STREAM, 11, 1),
+                                                          record(STREAM, 12, 2)]})
+    stale = FetchBatch.of(2, {NEW_STREAM: [record(NEW_STREAM, 0, 1)]})
+    assert consumer.scoring(batches[0]) and not consumer.scoring(stale)
+    consumer.scored(stale)
+    assert consumer._filter_committable_offsets(consumer._filter_tps_with_pending_acks()) == {}
+    consumer.scored(batches[0])
+    assert consumer._filter_committable_offsets(consumer._filter_tps_with_pending_acks()) == {
+        STREAM: 13}
+    # Taken once: the next commit has nothing new for the partition.
+    assert consumer._filter_committable_offsets(consumer._filter_tps_with_pending_acks()) == {}

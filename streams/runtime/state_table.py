@@ -1,0 +1,81 @@
+"""The customer-state table's rows, read and written by relscore rather than through Faust's
+per-key path.
+
+Faust stays the owner of the table: its store, its changelog topic, recovery and standby
+handling. What changes is a write. ``table[key] = value`` looks up the current event to pick
+a partition, builds a future message, queues it in Faust's producer buffer and calls sensors,
+for every row; the RocksDB store also takes the partition from the current event, which is
+wrong for rows written after a whole batch (the agent consumes whole fetches, so there is no
+such event). Here a row goes to the store's partition for its key (murmur2, as producers
+partition the inputs) and to the changelog as one record handed straight to the producer.
+Faust flushes the producer before every offset commit, so a committed input offset still
+never passes a row that is not in the changelog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from faust.stores import memory
+from faust.types import TP
+
+from streams.runtime.partitioning import partition_for
+
+# (topic, key, value, partition) -> a future of the record's metadata, as the worker's
+# producer hands it back.
+Send = Callable[[str, bytes, bytes, int], Awaitable[asyncio.Future[Any]]]
+
+
+class StateTable:
+    """Rows of a Faust table with ``bytes`` keys and values, one store write and one
+    changelog record per row."""
+
+    def __init__(self, table: Any, partitions: int, send: Send) -> None:
+        self.table = table
+        self.partitions = partitions
+        self.send = send
+        self.changelog = table.changelog_topic.get_topic_name()
+
+    @property
+    def _store(self) -> Any:
+        return self.table.data
+
+    def get(self, key: bytes) -> bytes | None:
+        """The stored row of ``key``, or None."""
+        store = self._store
+        if isinstance(store, memory.Store):
+            value: bytes | None = store.data.get(key)
+            return value
+        db = store._db_for_partition(partition_for(key, self.partitions))
+        return db.get(key)  # type: ignore[no-any-return]
+
+    async def write(self, rows: Mapping[bytes, bytes]) -> None:
+        """Store ``rows`` and hand their changelog records to the producer (without waiting
+        for Kafka's acknowledgements: Faust flushes before it commits)."""
+        store = self._store
+        in_memory = isinstance(store, memory.Store)
+        for key, value in rows.items():
+            partition = partition_for(key, self.partitions)
+            if in_memory:
+                store.data[key] = value
+            else:
+                # Faust's RocksDB store keeps one database per partition and an index of
+                # which one holds a key; its own writes take the partition from the event.
+                store._db_for_partition(partition).put(key, value)
+                store._key_index[key] = partition
+            sent = await self.send(self.changelog, key, value, partition)
+            if not in_memory:
+                sent.add_done_callback(self._persisted(store, partition))
+
+    def _persisted(self, store: Any, partition: int) -> Callable[[Any], None]:
+        tp = TP(self.changelog, partition)
+
+        def remember(sent: Any) -> None:
+            # The store remembers the changelog offset it holds, so that a restart reads the
+            # changelog only from there (what Faust's own writes do on acknowledgement).
+            if not sent.cancelled() and sent.exception() is None:
+                store.set_persisted_offset(tp, sent.result().offset)
+
+        return remember
