@@ -21,7 +21,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 
 from scorers.config import ScoringConfig
 from scorers.schedule import DueSchedule
-from scorers.state import CustomerState
+from scorers.state import schedule_fields
 from streams.kafka_clients import (
     faust_broker_credentials,
     faust_broker_urls,
@@ -37,7 +37,6 @@ from streams.runtime.consumer import install as install_consumer
 from streams.runtime.fetch_batch import FetchBatch
 from streams.runtime.fetch_pipeline import FetchPipeline
 from streams.runtime.group_offsets import committed_offsets
-from streams.runtime.partitioning import partition_for
 from streams.runtime.processor import Emit, Processor
 from streams.runtime.projector import RedisProjector
 from streams.runtime.state_table import StateTable
@@ -226,14 +225,13 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         progress.reset({tp: offset for tp, offset in committed.items() if tp[1] in assigned})
         schedule.drop()
         scores: list[float | None] = []
-        for key, raw in table.items():
-            partition = partition_for(key, settings.topics.partitions)
+        for partition, key, raw in rows.partition_rows():
             if partition not in assigned:
                 continue
-            state = CustomerState.from_bytes(raw)  # once: the bands need only its score
-            scores.append(state.score)
-            schedule.push(partition, key, state.next_due)
-            schedule.observe(partition, state.ref_ts)
+            score, next_due, ref_ts = schedule_fields(raw)  # the rest of the row is not needed
+            scores.append(score)
+            schedule.push(partition, key, next_due)
+            schedule.observe(partition, ref_ts)
         bands.recount(scores)
         metrics.SCHEDULED.set(len(schedule))
         log.info("schedule rebuilt: %d customers due-tracked on partitions %s",

@@ -15,7 +15,9 @@ memory makes that harmless. Changelog records pass untouched: recovery tracks it
 
 It also hands the input topics' records to the scoring agent a whole fetch at a time
 (:class:`streams.runtime.fetch_batch.FetchBatch`) instead of Faust's per-message path, and
-takes the agent's acknowledgement as one offset per partition. Faust's commit, rebalance and
+takes the agent's acknowledgement as one offset per partition; during recovery it applies
+whole fetches of the changelog to the table
+(:class:`streams.runtime.changelog_restore.ChangelogRestore`). Faust's commit, rebalance and
 recovery machinery stays as it is: the batch's offsets go through the same commit, and a
 rebalance waits for the batch being scored, as it waits for unacknowledged messages.
 """
@@ -32,6 +34,7 @@ from aiokafka.errors import KafkaError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from streams.runtime.changelog_restore import ChangelogRestore
 from streams.runtime.fetch_batch import FetchBatch
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ class RebalanceSafeConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         # Per partition of a batch topic: the offset to commit, acknowledged by the agent.
         self._batch_acked: dict[TP, int] = {}
+        self._restore = ChangelogRestore(self.app)
 
     def scoring(self, batch: FetchBatch) -> bool:
         """May the agent score ``batch``? Not when it was fetched under another generation:
@@ -142,7 +146,11 @@ class RebalanceSafeConsumer(faust_aiokafka.Consumer):
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             if tp.topic not in route.topics:
-                await self._deliver_one_by_one(tp, fetched)
+                if self._restore.takes(tp):
+                    self._restore.apply(tp, fetched)
+                    read_offset[tp] = fetched[-1].offset
+                else:
+                    await self._deliver_one_by_one(tp, fetched)
                 continue
             read = read_offset.get(tp)
             # As Faust's own loop: a record before the read offset was delivered already.

@@ -15,7 +15,7 @@ never passes a row that is not in the changelog.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from faust.stores import memory
@@ -51,6 +51,21 @@ class StateTable:
         db = store._db_for_partition(partition_for(key, self.partitions))
         return db.get(key)  # type: ignore[no-any-return]
 
+    def partition_rows(self) -> Iterator[tuple[int, bytes, bytes]]:
+        """Every stored row with its partition: ``(partition, key, value)``."""
+        store = self._store
+        if isinstance(store, memory.Store):
+            # The store's recovery and :meth:`write` note each key's partition.
+            partitions = store._key_partition
+            for key, value in store.data.items():
+                partition = partitions.get(key)
+                if partition is None:
+                    partition = partition_for(key, self.partitions)
+                yield partition, key, value
+            return
+        for key, value in self.table.items():
+            yield partition_for(key, self.partitions), key, value
+
     async def write(self, rows: Mapping[bytes, bytes]) -> None:
         """Store ``rows`` and hand their changelog records to the producer (without waiting
         for Kafka's acknowledgements: Faust flushes before it commits)."""
@@ -60,6 +75,9 @@ class StateTable:
             partition = partition_for(key, self.partitions)
             if in_memory:
                 store.data[key] = value
+                # As the store's own recovery does: at the end of a later recovery, rows of
+                # partitions this worker no longer holds are dropped.
+                store._key_partition[key] = partition
             else:
                 # Faust's RocksDB store keeps one database per partition and an index of
                 # which one holds a key; its own writes take the partition from the event.

@@ -578,16 +578,27 @@ def test_dockerfile_exposes_the_web_port_and_runs_the_worker() -> None:
 
 
 def test_the_image_installs_the_built_wheel_and_no_source_tree() -> None:
-    """The final stage gets the wheel from the build stage and nothing else: what runs in
-    production is what `pip install relscore` gives, without tests or bench."""
+    """The final stage gets the wheel from the build stage and the compiled scorers from the
+    mypyc stage, and nothing else: what runs in production is what `pip install relscore`
+    gives plus `make compiled`'s build, without tests or bench."""
     instructions = dockerfile_instructions()
     stages = [i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
-    assert len(stages) == 2, "a wheel-building stage, then the image"
-    build, image = instructions[stages[0]:stages[1]], instructions[stages[1]:]
+    assert len(stages) == 3, "a wheel-building stage, a mypyc stage, then the image"
+    build = instructions[stages[0]:stages[1]]
+    compiled = instructions[stages[1]:stages[2]]
+    image = instructions[stages[2]:]
     assert any(k == "RUN" and "pip wheel" in rest for k, rest in build)
+    assert [rest for k, rest in compiled if k == "COPY"] == ["scorers ./scorers"]
+    assert any(k == "RUN" and rest.startswith("mypyc scorers") for k, rest in compiled)
+    # The compiler is the one the dev tools pin (make compiled uses that one).
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    mypy_pin = next(d for d in pins["optional-dependencies"]["dev"] if d.startswith("mypy"))
+    assert any(k == "RUN" and f'"{mypy_pin}"' in rest for k, rest in compiled), mypy_pin
     copies = [rest for keyword, rest in image if keyword in ("COPY", "ADD")]
     assert copies and all(rest.startswith("--from=") for rest in copies), copies
     assert any(k == "RUN" and "pip install" in rest and ".whl" in rest for k, rest in image)
+    compiled_copy = next(rest for rest in copies if rest.startswith("--from=compiled"))
+    assert dockerfile_env()["PYTHONPATH"] == compiled_copy.split()[-1]
     copied = " ".join(rest for keyword, rest in instructions if keyword == "COPY")
     assert "tests" not in copied and "bench" not in copied
 

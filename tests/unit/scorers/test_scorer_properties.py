@@ -27,7 +27,13 @@ from scorers.config import COMPONENTS, DEFAULT_CONFIG, ScoringConfig, config_fro
 from scorers.events import INTERACTION, PURCHASE, Event
 from scorers.model import Evaluation, band_of, evaluate, support_component
 from scorers.scorer import Outputs, apply_event, rescore
-from scorers.state import ID_DIGEST_CHARS, STATE_FORMAT, CustomerState, id_digest
+from scorers.state import (
+    ID_DIGEST_CHARS,
+    STATE_FORMAT,
+    CustomerState,
+    id_digest,
+    schedule_fields,
+)
 from scorers.timefmt import format_ms, parse_rfc3339_ms
 from tests.support.strategies import (
     DAY,
@@ -401,6 +407,8 @@ def test_state_round_trip_and_scoring_continues_identically(
         back = CustomerState.from_bytes(raw)
         assert back == state
         assert back.to_bytes() == raw
+        # what recovery reads of a row without decoding it
+        assert schedule_fields(raw) == (state.score, state.next_due, state.ref_ts)
         restored[cid] = back
     _, tail_restored = replay(events[cut:], states=restored)
     uninterrupted_states, uninterrupted = replay(events)
