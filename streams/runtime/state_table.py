@@ -63,8 +63,10 @@ class StateTable:
                     partition = partition_for(key, self.partitions)
                 yield partition, key, value
             return
-        for key, value in self.table.items():
-            yield partition_for(key, self.partitions), key, value
+        # RocksDB: one database per partition; Faust's helper skips its offset entry.
+        for partition, db in list(store._dbs.items()):
+            for key, value in store._visible_items(db):
+                yield partition, key, value
 
     async def write(self, rows: Mapping[bytes, bytes]) -> None:
         """Store ``rows`` and hand their changelog records to the producer (without waiting
