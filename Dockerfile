@@ -20,7 +20,8 @@ RUN mypyc scorers && rm -rf build
 
 FROM python:3.11-slim
 COPY --from=wheel /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+# With the rocksdb extra, so that RELSCORE_TABLE_STORE=rocksdb:// works in the image too.
+RUN pip install --no-cache-dir "$(ls /wheels/*.whl)[rocksdb]" && rm -rf /wheels
 # The worker imports the compiled scorers first and names the build it runs in its start-up
 # line and in relscore_build_info; unset PYTHONPATH to run the pure package.
 COPY --from=compiled /compiled /opt/relscore-compiled
