@@ -116,12 +116,6 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
     fetches = app.channel(maxsize=FETCHES_AHEAD)
     app.topics.add(source.clone(is_iterator=True))  # type: ignore[arg-type]
 
-    async def send_record(topic: str, key: bytes, value: bytes,
-                          partition: int) -> asyncio.Future[Any]:
-        """Hand one record to the producer; the future resolves when Kafka acknowledges it."""
-        sent = await app.producer.send(topic, key, value, partition, None, None)
-        return sent  # type: ignore[return-value]  # aiokafka hands back an asyncio.Future
-
     async def send(emit: Emit) -> Awaitable[Any]:
         """Hand ``emit`` to the producer; the result resolves when Kafka acknowledges it."""
         # Straight to Faust's producer, not through app.topic(...).send(): that path adds
@@ -158,7 +152,7 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
     def consumer() -> RebalanceSafeConsumer:
         return app.consumer  # type: ignore[return-value]
 
-    rows = StateTable(table, settings.topics.partitions, send_record)
+    rows = StateTable(table, settings.topics.partitions, send)
     pipeline = FetchPipeline(score_fetch, send, rows, lambda f: consumer().scoring(f),
                              lambda f: consumer().scored(f))
     install_consumer(app, FetchRoute(frozenset(source.topics),

@@ -95,7 +95,11 @@ class ChangelogRestore:
         table = recovery.tp_to_table[tp]
         table.apply_changelog_batch(rows_of(tp, fresh))
         offsets[tp] = fresh[-1].offset
-        recovery._active_events_received_at[tp] = monotonic()
+        now = monotonic()
+        # Faust's progress checks read these: without them a long recovery would be
+        # reported as one that receives nothing and never flushes.
+        recovery._active_events_received_at[tp] = now
+        recovery._last_flush_at = now
         self.rows += len(fresh)
         if not recovery.need_recovery():
             # What Faust's recovery loop does once the last active row is applied.

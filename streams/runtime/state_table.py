@@ -14,7 +14,6 @@ never passes a row that is not in the changelog.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
@@ -22,10 +21,11 @@ from faust.stores import memory
 from faust.types import TP
 
 from streams.runtime.partitioning import partition_for
+from streams.runtime.processor import Emit
 
-# (topic, key, value, partition) -> a future of the record's metadata, as the worker's
-# producer hands it back.
-Send = Callable[[str, bytes, bytes, int], Awaitable[asyncio.Future[Any]]]
+# Hands a record to the worker's producer; what it returns resolves to the record's metadata
+# once Kafka has acknowledged it (aiokafka's asyncio.Future).
+Send = Callable[[Emit], Awaitable[Any]]
 
 
 class StateTable:
@@ -85,7 +85,7 @@ class StateTable:
                 # which one holds a key; its own writes take the partition from the event.
                 store._db_for_partition(partition).put(key, value)
                 store._key_index[key] = partition
-            sent = await self.send(self.changelog, key, value, partition)
+            sent = await self.send(Emit(self.changelog, key, value, partition=partition))
             if not in_memory:
                 sent.add_done_callback(self._persisted(store, partition))
 
