@@ -71,7 +71,6 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         broker_commit_interval=settings.worker.commit_interval_s,
         broker_session_timeout=settings.worker.session_timeout_s,
         broker_heartbeat_interval=settings.worker.session_timeout_s / 10,
-        broker_max_poll_records=settings.worker.batch_size,
         table_standby_replicas=0,
         web_enabled=True,
         web_host=settings.web.host,
@@ -157,7 +156,7 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
                              lambda f: consumer().scored(f))
     install_consumer(app, FetchRoute(frozenset(source.topics),
                                      lambda batch: fetches.send(value=batch),
-                                     pipeline.drained))
+                                     pipeline.drained, settings.worker.batch_size))
 
     async def finish_fetches() -> None:
         try:

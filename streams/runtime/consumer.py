@@ -39,6 +39,11 @@ from streams.runtime.fetch_batch import FetchBatch
 
 log = logging.getLogger(__name__)
 
+# How often a fetch waiting for the agent looks at the group's generation, and after how
+# long (and every how long) it says so.
+HAND_OVER_CHECK_S = 1.0
+HAND_OVER_WARN_S = 30.0
+
 
 @dataclass(frozen=True)
 class FetchRoute:
@@ -49,6 +54,7 @@ class FetchRoute:
     topics: frozenset[str]
     deliver: Callable[[FetchBatch], Awaitable[Any]]
     drained: Callable[[], Awaitable[None]]
+    batch_size: int = 500
 
 
 class RebalanceSafeConsumer(faust_aiokafka.Consumer):
@@ -140,7 +146,7 @@ class RebalanceSafeConsumer(faust_aiokafka.Consumer):
                        active: set[TP] | None) -> None:
         generation = self.app.consumer_generation_id
         read_offset = self._read_offset
-        batch: dict[TP, Sequence[Any]] = {}
+        batch: dict[TP, list[Any]] = {}
         for tp, fetched in records.items():
             if active is not None and tp not in active and tp not in self._buffered_partitions:
                 continue
@@ -154,7 +160,7 @@ class RebalanceSafeConsumer(faust_aiokafka.Consumer):
                 continue
             read = read_offset.get(tp)
             # As Faust's own loop: a record before the read offset was delivered already.
-            fresh = fetched if read is None else [r for r in fetched if r.offset >= read]
+            fresh = list(fetched) if read is None else [r for r in fetched if r.offset >= read]
             if fresh:
                 batch[tp] = fresh
                 read_offset[tp] = fresh[-1].offset
@@ -162,8 +168,40 @@ class RebalanceSafeConsumer(faust_aiokafka.Consumer):
             if self._n_acked >= (self._commit_every or 2**62):
                 self._n_acked = 0
                 await self.commit()
-            await self.wait_first(route.deliver(FetchBatch.of(generation, batch)),
-                                  self.suspend_flow.wait())
+            fetch = FetchBatch.of(generation, self.scheduler.iterate(batch))
+            for part in fetch.split(route.batch_size):
+                if not await self._hand_over(route, part):
+                    break  # a rebalance began: the rest is read again from committed
+
+    async def _hand_over(self, route: FetchRoute, batch: FetchBatch) -> bool:
+        """Give ``batch`` to the agent. False when a rebalance begins or has passed while the
+        agent's queue is full: the assignment that follows seeks back to committed offsets.
+
+        Looking at the generation too, not only at Faust's suspend signal, means a hand-over
+        can never outlive the generation it was fetched in, whatever the agent is waiting for.
+        """
+        delivery = asyncio.ensure_future(route.deliver(batch))
+        suspended = asyncio.ensure_future(self.suspend_flow.wait())
+        waited = 0.0
+        try:
+            while True:
+                await asyncio.wait({delivery, suspended}, timeout=HAND_OVER_CHECK_S,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if delivery.done():
+                    delivery.result()
+                    return True
+                if (suspended.done() or not self.flow_active or self.should_stop
+                        or batch.generation != self.app.consumer_generation_id):
+                    return False
+                waited += HAND_OVER_CHECK_S
+                if waited % HAND_OVER_WARN_S == 0:
+                    log.warning("the scoring agent has taken no fetch for %.0f s (generation "
+                                "%s, %d records waiting)", waited, batch.generation,
+                                len(batch.records))
+        finally:
+            for pending in (delivery, suspended):
+                if not pending.done():
+                    pending.cancel()
 
     async def _deliver_one_by_one(self, tp: TP, fetched: Sequence[Any]) -> None:
         """Faust's per-message path, for the other topics (the table's changelog)."""

@@ -7,25 +7,30 @@ record (bench/README-pipeline.md). The worker's consumer
 (:mod:`streams.runtime.consumer`) hands the agent each fetch of the input topics as one
 :class:`FetchBatch` instead, and acknowledges it as one offset per partition.
 
-Records of one fetch are merged across partitions and topics in record-time order, so that a
-customer's purchases and tickets of the same minutes are scored in the order they happened
-(within each partition, offset order is kept).
+Records keep the order Faust's per-message path gave them: Faust's scheduler
+(``DefaultSchedulingStrategy``) takes one record of each topic in turn, and within a topic one
+of each partition (offset order within a partition). A customer's sparse purchases therefore
+never fall behind its frequent interactions. Record time cannot order them: a burst produced
+in the same milliseconds ties. The consumer takes everything fetched for all partitions at
+once (a cap on records per fetch would hand over one partition's buffer after another) and
+splits the ordered records into batches of at most ``RELSCORE_BATCH_SIZE``.
 
 >>> from types import SimpleNamespace as Rec
 >>> a = Rec(topic="t", partition=0, offset=7, key=b"k", value=b"{}", timestamp=20,
 ...         timestamp_type=0, headers=())
 >>> b = Rec(topic="u", partition=0, offset=3, key=b"k", value=b"{}", timestamp=10,
 ...         timestamp_type=0, headers=[("h", b"v")])
->>> batch = FetchBatch.of(5, {("t", 0): [a], ("u", 0): [b]})
+>>> batch = FetchBatch.of(5, [(("t", 0), a), (("u", 0), b)])
 >>> [(r.topic, r.offset, r.headers) for r in batch.records]
-[('u', 3, (('h', b'v'),)), ('t', 7, ())]
+[('t', 7, ()), ('u', 3, (('h', b'v'),))]
 >>> batch.ends, batch.generation
 ({('t', 0): 8, ('u', 0): 4}, 5)
+>>> [(len(part.records), part.ends) for part in batch.split(1)]
+[(1, {('t', 0): 8}), (1, {('u', 0): 4})]
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -48,7 +53,7 @@ class ConsumerRecord(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class FetchBatch:
-    """Records of one fetch, in record-time order, and where each partition ends."""
+    """Records of one fetch, in the scheduler's order, and where each partition ends."""
 
     generation: int
     records: Sequence[Record]
@@ -57,14 +62,28 @@ class FetchBatch:
     ends: Mapping[Any, int]
 
     @classmethod
-    def of(cls, generation: int,
-           fetched: Mapping[Any, Sequence[ConsumerRecord]]) -> FetchBatch:
-        """The batch of ``fetched`` records (per partition, in offset order)."""
-        parts = [[record_of(r) for r in records] for records in fetched.values() if records]
-        merged: Iterable[Record] = parts[0] if len(parts) == 1 else heapq.merge(
-            *parts, key=_record_time)
-        return cls(generation, list(merged),
-                   {tp: records[-1].offset + 1 for tp, records in fetched.items() if records})
+    def of(cls, generation: int, scheduled: Iterable[tuple[Any, ConsumerRecord]]) -> FetchBatch:
+        """The batch of ``scheduled`` ``(partition, record)`` pairs, in the order given."""
+        records: list[Record] = []
+        ends: dict[Any, int] = {}
+        for tp, record in scheduled:
+            records.append(record_of(record))
+            ends[tp] = record.offset + 1
+        return cls(generation, records, ends)
+
+    def split(self, size: int) -> list[FetchBatch]:
+        """Consecutive batches of at most ``size`` records, each ending where its own
+        records end (acknowledged in order, they commit what this batch commits)."""
+        if len(self.records) <= size:
+            return [self]
+        # The consumer's own partition keys (Faust's TP), looked up by a record's coordinates.
+        keys = {(tp[0], tp[1]): tp for tp in self.ends}
+        parts = []
+        for start in range(0, len(self.records), size):
+            records = self.records[start:start + size]
+            ends = {keys[(r.topic, r.partition)]: r.offset + 1 for r in records}
+            parts.append(FetchBatch(self.generation, records, ends))
+        return parts
 
 
 def record_of(record: ConsumerRecord) -> Record:
@@ -80,7 +99,3 @@ def record_of(record: ConsumerRecord) -> Record:
         timestamp_ms=timestamp if timestamp is not None and timestamp > 0 else None,
         headers=normalise_headers(record.headers),
     )
-
-
-def _record_time(record: Record) -> int:
-    return record.timestamp_ms or 0

@@ -152,7 +152,7 @@ def deliver(consumer: Any, monkeypatch: pytest.MonkeyPatch,
     return batches, messages
 
 
-def test_input_records_reach_the_agent_as_one_batch_in_record_time_order(
+def test_input_records_reach_the_agent_as_one_batch_in_faust_s_round_robin_order(
     app: Any, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     consumer, _ = consumer_with(app, monkeypatch, {}, rebalance_during_fetch=False)
@@ -161,11 +161,12 @@ def test_input_records_reach_the_agent_as_one_batch_in_record_time_order(
     consumer._read_offset[STREAM] = 11  # 10 was delivered before
     batches, messages = deliver(consumer, monkeypatch, {
         STREAM: [record(STREAM, 10, 5), record(STREAM, 11, 30), record(STREAM, 12, 40)],
-        NEW_STREAM: [record(NEW_STREAM, 0, 35)],
+        NEW_STREAM: [record(NEW_STREAM, 0, 50)],  # later than both: still second
         changelog: [record(changelog, 7, 1)],
     })
     assert len(batches) == 1
     batch = batches[0]
+    # One record of each topic in turn, whatever their timestamps (Faust's scheduler).
     assert [(r.topic, r.offset) for r in batch.records] == [
         (STREAM.topic, 11), (NEW_STREAM.topic, 0), (STREAM.topic, 12)]
     assert batch.ends == {STREAM: 13, NEW_STREAM: 1}
@@ -183,7 +184,7 @@ def test_a_scored_batch_commits_where_it_ends_and_a_stale_one_commits_nothing(
     consumer._committed_offset[STREAM] = 11
     batches, _ = deliver(consumer, monkeypatch, {STREAM: [record(STREAM, 11, 1),
                                                           record(STREAM, 12, 2)]})
-    stale = FetchBatch.of(2, {NEW_STREAM: [record(NEW_STREAM, 0, 1)]})
+    stale = FetchBatch.of(2, [(NEW_STREAM, record(NEW_STREAM, 0, 1))])
     assert consumer.scoring(batches[0]) and not consumer.scoring(stale)
     consumer.scored(stale)
     assert consumer._filter_committable_offsets(consumer._filter_tps_with_pending_acks()) == {}
