@@ -197,7 +197,7 @@ class ScoringConfig:
 
     >>> cfg = config_from_mapping({"model": {"prior_score": 50.0}, "alerts": {"threshold": 55}})
     >>> cfg.prior_score, cfg.alerts.threshold, cfg.scorer_version
-    (50.0, 55.0, '3')
+    (50.0, 55.0, '4')
     >>> cfg.purchase.half_life_ms == 30 * DAY_MS  # days in the file, milliseconds here
     True
     """

@@ -674,6 +674,16 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
     raw: float | None = None
     if weight_sum > 0:
         raw = sum(weights[name] * r.score for name, r in present.items()) / weight_sum
+        support = present.get("support")
+        others_weight = weight_sum - weights["support"] if support is not None else 0.0
+        if support is not None and others_weight > 0:
+            # Support only ever drags: tickets, however well handled, never lift the score
+            # above what the rest of the relationship says (an urgent ticket opened by a
+            # customer in trouble would otherwise raise its score).
+            others = sum(weights[name] * r.score for name, r in present.items()
+                         if name != "support") / others_weight
+            raw = (others * others_weight
+                   + weights["support"] * min(support.score, others)) / weight_sum
     # Tickets left past their SLA cap the score: no other health makes up for them, and the
     # cap, not the component's weight, says how much they cost.
     capped: tuple[str, float] | None = None

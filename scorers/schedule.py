@@ -242,7 +242,12 @@ def score_movement(s: CustomerState, evaluation: Evaluation, cfg: ScoringConfig)
     weight_sum = sum(weights[name] for name in present) or 1.0
     open_load = open_ticket_load(s, at, cfg) if s.open_tickets else 0.0
     by_component = _component_ramps(s, at, cfg, open_load)
-    composite = [(weights[name] / weight_sum * rate, start, end)
+    # Support only drags (scorers.model.evaluate): its term is min(support, the others'
+    # mean m), which moves no faster than |support'| + |m'|; so the others count at their
+    # share of the others' weight, and support at its share of the whole.
+    others_weight = weight_sum - weights["support"] if "support" in present else 0.0
+    composite = [((weights[name] / (others_weight if others_weight > 0 and name != "support"
+                                    else weight_sum)) * rate, start, end)
                  for name in present for rate, start, end in by_component.get(name, ())]
     c = cfg.support
     if "support" not in present or c.overdue_cap_load <= 0:

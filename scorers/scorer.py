@@ -213,7 +213,7 @@ def score_message(s: CustomerState, evaluation: Evaluation, score: float,
     >>> evaluation = evaluate(state, state.ref_ts, cfg)
     >>> message = score_message(state, evaluation, round(evaluation.score, 1), None, EVENT, cfg)
     >>> message["customer_id"], message["score"], message["band"], message["scorer_version"]
-    ('c-42', 78.6, 'good', '3')
+    ('c-42', 78.6, 'good', '4')
     >>> message["events_seen"], message["confidence"], message["as_of"], message["reason"]
     (1, 0.07, '2026-11-20T10:00:00Z', 'event')
     """

@@ -31,7 +31,7 @@ def refusal(overrides: dict[str, Any]) -> ConfigError:
 def test_defaults_match_the_documented_model() -> None:
     cfg = DEFAULT_CONFIG
     assert cfg == load_config() == config_from_mapping({})
-    assert cfg.scorer_version == "3"
+    assert cfg.scorer_version == "4"
     assert cfg.alerts.min_evidence == 3
     assert cfg.prior_score == 65.0
     assert cfg.alerts.threshold == 60.0

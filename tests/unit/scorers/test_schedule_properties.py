@@ -261,7 +261,15 @@ def silence_rate_bound(s: CustomerState, a: int, b: int, present: frozenset[str]
     # The score is the composite itself (no shrinkage toward a prior), held at or below the
     # overdue cap 100 / (1 + overdue / cap_load): |d cap| <= 100 / cap_load |d overdue|, and
     # the overdue load grows exactly as the open tickets' load does.
-    composite = sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
+    # Support enters as min(support, m), m the others' weighted mean: it moves at most
+    # |support'| + |m'|, so |d composite| <= |m'| + w_s / W |support'|.
+    others_weight = weight_sum - weights["support"] if "support" in present else 0.0
+    if others_weight > 0:
+        composite = (sum(weights[name] / others_weight * rates.get(name, 0.0)
+                         for name in present if name != "support")
+                     + weights["support"] / weight_sum * rates.get("support", 0.0))
+    else:
+        composite = sum(weights[name] / weight_sum * rates.get(name, 0.0) for name in present)
     abandoned = s.s_abandoned * _decay(a, ref, c.half_life_ms)
     cap = (100 / c.overdue_cap_load * (ageing + abandoned * LN2 / c.half_life_ms)
            if c.overdue_cap_load > 0 and "support" in present else 0.0)
@@ -564,12 +572,20 @@ def test_revenue_leaving_the_composite_is_a_scheduled_step() -> None:
 
 def test_ticket_csat_fading_out_of_support_is_a_scheduled_step() -> None:
     # A CSAT of 1 weighs on support until its decayed weight reaches 1e-9 (30 half-lives of
-    # 4 days); support then steps up and the customer recovers.
-    cfg = CONFIGS["healing"]
+    # 4 days, day 120); support then steps up to what the calls, kept up until day 115, say
+    # (support only drags), and the customer recovers in the silence after (to fall again
+    # once the calls' recency fades).
+    cfg = config_from_mapping({
+        "support": {"half_life_days": 4.0, "csat_share": 0.9},
+        "weights": {"support": 0.6, "revenue": 0.2},
+    })
     events: list[Event] = [ticket(T0, "t-1"), ticket(T0 + HOUR, "t-1", "resolved", csat=1)]
-    events += [interaction(T0 + day * DAY, "call") for day in range(0, 20, 2)]
-    found = assert_schedule_finds_what_brute_force_finds(replay(events, cfg), cfg)
-    assert [kind for _, kind, _ in found.alerts] == [BELOW_THRESHOLD, RECOVERED]
+    events += [interaction(T0 + day * DAY, "call") for day in range(0, 116, 5)]
+    state = replay(events, cfg)
+    assert state.below
+    found = assert_schedule_finds_what_brute_force_finds(state, cfg)
+    assert [kind for _, kind, _ in found.alerts] == [RECOVERED, BELOW_THRESHOLD]
+    assert T0 + 119 * DAY < found.alerts[0][0] < T0 + 121 * DAY
 
 
 @pytest.mark.pure_only
