@@ -69,6 +69,10 @@ def _child(mode: str, path: Path) -> dict[str, Any]:
     from _call_counter import count_calls
 
     rescores = count_calls(offline, "rescore")
+    # As `relscore score` runs it.
+    from streams.runtime.garbage_collection import tune_for_long_lived_states
+
+    tune_for_long_lived_states()
     started = time.perf_counter()
     cpu0 = time.process_time()
     result = offline.score_lines(lines, DEFAULT_CONFIG, reference_ms=None)

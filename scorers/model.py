@@ -25,7 +25,7 @@ BANDS: tuple[tuple[float, str], ...] = ((80.0, "excellent"), (60.0, "good"), (40
 BAND_NAMES: tuple[str, ...] = (*(name for _, name in BANDS), "poor")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)
 class Part:
     """One reason a component lost points: ``loss`` points of 100, described by ``detail``.
 
@@ -39,7 +39,13 @@ class Part:
 
     loss: float
     template: str
-    args: tuple[Any, ...] = ()
+    args: tuple[Any, ...]
+
+    # An explicit __init__: mypyc compiles it, not the one dataclass generates at import.
+    def __init__(self, loss: float, template: str, args: tuple[Any, ...] = ()) -> None:
+        self.loss = loss
+        self.template = template
+        self.args = args
 
     @property
     def detail(self) -> str:
@@ -67,7 +73,7 @@ class _Lazy:
         return self._text()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)
 class ComponentResult:
     """One component's 0-100 ``score``, the :class:`Part` s that cost it points, the event
     time of its latest data (None when it has none, e.g. support without tickets), and the
@@ -86,10 +92,18 @@ class ComponentResult:
     score: float
     parts: tuple[Part, ...]
     last_data_ts: int | None
-    cap: Part | None = None  # ``loss``: the ceiling's distance from 100; detail: why
+    cap: Part | None  # ``loss``: the ceiling's distance from 100; detail: why
+
+    # An explicit __init__: mypyc compiles it, not the one dataclass generates at import.
+    def __init__(self, score: float, parts: tuple[Part, ...], last_data_ts: int | None,
+                 cap: Part | None = None) -> None:
+        self.score = score
+        self.parts = parts
+        self.last_data_ts = last_data_ts
+        self.cap = cap
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)
 class Driver:
     """A component that cost the composite ``impact`` points, with the sentence saying why.
 
@@ -109,6 +123,13 @@ class Driver:
     score: float
     impact: float
     detail: str
+
+    # An explicit __init__: mypyc compiles it, not the one dataclass generates at import.
+    def __init__(self, component: str, score: float, impact: float, detail: str) -> None:
+        self.component = component
+        self.score = score
+        self.impact = impact
+        self.detail = detail
 
 
 class Evaluation:

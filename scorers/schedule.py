@@ -163,7 +163,7 @@ def _rate_at(ramps: list[Ramp], t: float) -> float:
     return sum((rate for rate, start, end in ramps if start <= t < end), 0.0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)
 class Movement:
     """How far the score can move with time alone from ``at`` on: the composite's ramps, the
     overdue cap's (empty without tickets), and how far the cap is above the score now.
@@ -176,7 +176,15 @@ class Movement:
     at: int
     composite: list[Ramp]
     cap: list[Ramp]
-    cap_gap: float = 0.0
+    cap_gap: float
+
+    # An explicit __init__: mypyc compiles it, not the one dataclass generates at import.
+    def __init__(self, at: int, composite: list[Ramp], cap: list[Ramp],
+                 cap_gap: float = 0.0) -> None:
+        self.at = at
+        self.composite = composite
+        self.cap = cap
+        self.cap_gap = cap_gap
 
     def time_to_move(self, distance: float) -> float:
         """The earliest time by which the score may have moved ``distance`` points (inf:

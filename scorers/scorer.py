@@ -6,7 +6,7 @@ clock, never touch I/O and never mutate the state they are given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from scorers.alerts import check_alerts
@@ -21,7 +21,7 @@ EVENT = "event"
 DECAY = "decay"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Outputs:
     """What one step produced: score messages (one per change) and alerts.
 
@@ -44,11 +44,22 @@ class Outputs:
     (True, [], True)
     """
 
-    duplicate: bool = False
-    late: bool = False
-    scores: list[dict[str, Any]] = field(default_factory=list)
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    evaluation: Evaluation | None = None
+    duplicate: bool
+    late: bool
+    scores: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    evaluation: Evaluation | None
+
+    # An explicit __init__: mypyc compiles it, not the one dataclass generates at import.
+    def __init__(self, duplicate: bool = False, late: bool = False,
+                 scores: list[dict[str, Any]] | None = None,
+                 alerts: list[dict[str, Any]] | None = None,
+                 evaluation: Evaluation | None = None) -> None:
+        self.duplicate = duplicate
+        self.late = late
+        self.scores = [] if scores is None else scores
+        self.alerts = [] if alerts is None else alerts
+        self.evaluation = evaluation
 
     @property
     def score(self) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ from streams.tools.customer_lookup import customer_lines, service_url
 
 def cmd_score(args: argparse.Namespace) -> int:
     from scorers.events import Limits
+    from streams.runtime.garbage_collection import tune_for_long_lived_states
     from streams.tools.offline_scoring import read_lines, score_lines, write_outputs
 
     settings = load_settings()
@@ -28,6 +29,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     path = Path(args.file)
     as_of_ms = None if args.as_of is None else event_time(args.as_of, "--as-of")
     now_ms = time.time_ns() // 1_000_000
+    tune_for_long_lived_states()
     started = time.perf_counter()
     try:
         result = score_lines(

@@ -10,6 +10,7 @@ import faust
 from scorers.config import ScoringConfig
 from streams.kafka_clients import KafkaSetupError
 from streams.runtime.app import create_app
+from streams.runtime.garbage_collection import tune_for_long_lived_states
 from streams.runtime.metrics import BUILD, scorers_build
 from streams.runtime.topic_layout import ensure_topics
 from streams.settings import Settings, retired_variables
@@ -34,6 +35,7 @@ def run_worker(settings: Settings, cfg: ScoringConfig) -> int:
         settings.web.port,
     )
     app = create_app(settings, cfg)
+    tune_for_long_lived_states()
     # Faust installs its own log handler; the CLI's would print every line twice.
     logging.getLogger().handlers.clear()
     worker = faust.Worker(app, loglevel=settings.worker.log_level, quiet=True)

@@ -84,6 +84,8 @@ def score_lines(
     limits = limits or Limits()
     result = OfflineResult()
     schedule = DueSchedule(allowed_lateness_ms)
+    # murmur2 in pure Python costs more than a dict lookup; a customer keeps its partition.
+    partition_of: dict[str, int] = {}
 
     def take(customer: str, outputs: Outputs) -> None:
         if outputs.scores:
@@ -128,7 +130,9 @@ def score_lines(
             )
             continue
         key = event.customer_id.encode("utf-8")
-        partition = partition_for(key, partitions)
+        partition = partition_of.get(event.customer_id, -1)
+        if partition < 0:
+            partition = partition_of[event.customer_id] = partition_for(key, partitions)
         schedule.observe(partition, event.ts)
         fire_due(partition)
         state, outputs = apply_event(result.states.get(event.customer_id), event, cfg,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -170,6 +171,20 @@ def test_format_and_parse_round_trip(ms: int) -> None:
     assert text.endswith("Z")
     assert parse_rfc3339_ms(text) == ms
     assert decoded("interaction", ts=text).ts == ms
+
+
+@given(st.integers(-10**15, 10**15))
+@settings(max_examples=500, deadline=None)
+def test_format_ms_agrees_with_datetime(ms: int) -> None:
+    """The integer formatter renders every instant as datetime's strftime does."""
+    try:
+        moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    except (OverflowError, ValueError, OSError) as exc:
+        with pytest.raises(type(exc)):
+            format_ms(ms)
+        return
+    millis = f".{ms % 1000:03d}" if ms % 1000 else ""
+    assert format_ms(ms) == f"{moment.strftime('%Y-%m-%dT%H:%M:%S')}{millis}Z"
 
 
 @pytest.mark.parametrize(
