@@ -684,25 +684,37 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
     """
     at = max(at, s.ref_ts)
     weights = cfg.weights_for(s.segment)
-    results: dict[str, ComponentResult | None] = {
-        name: _COMPONENT_FUNCTIONS[name](s, at, cfg) for name in COMPONENTS
-    }
-    present = {
-        name: result for name, result in results.items()
-        if result is not None and weights[name] > 0
-    }
-    weight_sum = sum(weights[name] for name in present)
+    # Direct calls, not a loop over a table of functions: compiled, they are native calls.
+    results = (purchase_component(s, at, cfg), depth_component(s, at, cfg),
+               support_component(s, at, cfg), engagement_component(s, at, cfg),
+               satisfaction_component(s, at, cfg), revenue_component(s, at, cfg))
+    present: dict[str, ComponentResult] = {}
+    components: dict[str, float | None] = {}
+    weight_sum = 0.0
+    weighted = 0.0
+    others_weighted = 0.0  # the same sum without support, in the same order
+    for name, result in zip(COMPONENTS, results, strict=True):
+        if result is None:
+            components[name] = None
+            continue
+        components[name] = round(result.score, 1)
+        weight = weights[name]
+        if weight > 0:
+            present[name] = result
+            weight_sum += weight
+            weighted += weight * result.score
+            if name != "support":
+                others_weighted += weight * result.score
     raw: float | None = None
     if weight_sum > 0:
-        raw = sum(weights[name] * r.score for name, r in present.items()) / weight_sum
+        raw = weighted / weight_sum
         support = present.get("support")
         others_weight = weight_sum - weights["support"] if support is not None else 0.0
         if support is not None and others_weight > 0:
             # Support only ever drags: tickets, however well handled, never lift the score
             # above what the rest of the relationship says (an urgent ticket opened by a
             # customer in trouble would otherwise raise its score).
-            others = sum(weights[name] * r.score for name, r in present.items()
-                         if name != "support") / others_weight
+            others = others_weighted / others_weight
             raw = (others * others_weight
                    + weights["support"] * min(support.score, others)) / weight_sum
     # Tickets left past their SLA cap the score: no other health makes up for them, and the
@@ -738,10 +750,7 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
         as_of=at,
         score=score,
         raw_score=raw,
-        components={
-            name: (None if results[name] is None else round(results[name].score, 1))  # type: ignore[union-attr]
-            for name in COMPONENTS
-        },
+        components=components,
         confidence=round(confidence, 3),
         explain=explain,
     )
@@ -765,7 +774,10 @@ def _drivers(present: dict[str, ComponentResult], weights: Mapping[str, float],
             continue
         if impact < 0.5 or not result.parts or (capped is not None and result.score >= threshold):
             continue
-        worst = max(result.parts, key=lambda part: part.loss)
+        worst = result.parts[0]
+        for part in result.parts:  # the first of the largest losses, as max() would
+            if part.loss > worst.loss:
+                worst = part
         if worst.loss <= 0:
             continue
         drivers.append(Driver(name, round(result.score, 1), round(impact, 1), worst.detail))

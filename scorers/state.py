@@ -185,7 +185,19 @@ class CustomerState:
         >>> state.to_bytes()[:38]
         b'[3,"c-42",1795168800000,1795168800000,'
         """
-        encoded = orjson.dumps([STATE_FORMAT, *(getattr(self, name) for name in _FIELD_NAMES)])
+        # Every field by name, in _FIELD_NAMES' order (a test checks it): compiled, these are
+        # native reads, where getattr by name was a third of the encoding's cost.
+        encoded = orjson.dumps([
+            STATE_FORMAT, self.customer_id, self.first_ts, self.ref_ts, self.segment,
+            self.segment_ts, self.events_seen, self.evidence, self.recent_ids, self.p_count,
+            self.p_value, self.p_returned, self.first_purchase_ts, self.last_purchase_ts,
+            self.rev_short, self.rev_long, self.products, self.open_tickets,
+            self.closed_tickets, self.last_ticket_ts, self.s_escalations, self.s_reopens,
+            self.s_late, self.s_csat_sum, self.s_csat_n, self.e_touch, self.e_sent_sum,
+            self.e_sent_w, self.last_touch_ts, self.nps_sum, self.nps_n, self.csat_sum,
+            self.csat_n, self.last_survey_ts, self.score, self.components, self.below,
+            self.drop_window, self.next_due, self.s_abandoned,
+        ])
         # orjson's bytes keep their (much larger) allocation behind them; a table holding
         # millions of rows must keep right-sized copies.
         return memoryview(encoded).tobytes()

@@ -28,6 +28,7 @@ from scorers.events import INTERACTION, PURCHASE, Event
 from scorers.model import Evaluation, band_of, evaluate, support_component
 from scorers.scorer import Outputs, apply_event, rescore
 from scorers.state import (
+    _FIELD_NAMES,
     ID_DIGEST_CHARS,
     STATE_FORMAT,
     CustomerState,
@@ -407,6 +408,8 @@ def test_state_round_trip_and_scoring_continues_identically(
         back = CustomerState.from_bytes(raw)
         assert back == state
         assert back.to_bytes() == raw
+        # the encoding lists every field by hand: it must be the fields in declared order
+        assert raw == orjson.dumps([STATE_FORMAT, *(getattr(state, name) for name in _FIELD_NAMES)])
         # what recovery reads of a row without decoding it
         assert schedule_fields(raw) == (state.score, state.next_due, state.ref_ts)
         restored[cid] = back
