@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import statistics
@@ -69,10 +70,11 @@ def _child(mode: str, path: Path) -> dict[str, Any]:
     from _call_counter import count_calls
 
     rescores = count_calls(offline, "rescore")
-    # As `relscore score` runs it.
-    from streams.runtime.garbage_collection import tune_for_long_lived_states
+    # As `relscore score` runs it (a checkout older than ad2bd38 has no collector tuning).
+    if importlib.util.find_spec("streams.runtime.garbage_collection") is not None:
+        from streams.runtime.garbage_collection import tune_for_long_lived_states
 
-    tune_for_long_lived_states()
+        tune_for_long_lived_states()
     started = time.perf_counter()
     cpu0 = time.process_time()
     result = offline.score_lines(lines, DEFAULT_CONFIG, reference_ms=None)
