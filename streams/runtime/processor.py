@@ -32,6 +32,7 @@ from scorers.state import CustomerState
 from scorers.timefmt import format_ms
 from streams.runtime import metrics
 from streams.runtime.dlq import dlq_message
+from streams.runtime.partitioning import cached_partition_for
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,8 @@ class Processor:
         self.feed_ms = dict.fromkeys(self.kinds, started_ms)
         for topic in self.kinds:
             metrics.child(metrics.INPUT_LAST_RECORD, topic).set(started_ms / 1000)
+        # Input topics on which a record arrived off its customer's partition (warned once).
+        self.misplaced_topics: set[str] = set()
 
     def decode(self, record: Record, now_ms: int | None = None) -> Decoded | Emit:
         """Validate ``record``: a :class:`Decoded` event, or the DLQ/re-key record to send."""
@@ -141,9 +144,15 @@ class Processor:
             )
             return self._dead_letter(record, source, exc, now_ms)
         table_key = event.customer_id.encode("utf-8")
-        if record.key != table_key:
-            # Keyed by something else (no key, another spelling): one hop through the re-key
-            # topic puts the event on the partition that owns this customer's state.
+        if record.key != table_key or (
+                record.topic != self.settings.topics.rekey and record.partition
+                != cached_partition_for(table_key, self.settings.topics.partitions)):
+            # Keyed by something else (no key, another spelling), or put on another partition
+            # than Kafka's default partitioner would (librdkafka's consistent_random): one hop
+            # through the re-key topic puts the event on the partition that owns this
+            # customer's state and changelog rows, so that a rebalance moves them together.
+            if record.key == table_key:
+                self._warn_misplaced(record)
             metrics.child(metrics.EVENTS, source, "rekeyed").inc()
             return Emit(
                 topic=self.settings.topics.rekey,
@@ -226,6 +235,17 @@ class Processor:
             log.warning("ignored a malformed tick at %s[%d]@%d", record.topic, record.partition,
                         record.offset)
             return None
+
+    def _warn_misplaced(self, record: Record) -> None:
+        if record.topic in self.misplaced_topics:
+            return
+        self.misplaced_topics.add(record.topic)
+        log.warning(
+            "%s[%d]@%d is keyed by its customer id but not on the partition Kafka's default "
+            "(murmur2) partitioner gives that key; records like it are re-keyed through %s, "
+            "one extra hop each. Fix: produce with the murmur2 partitioner (librdkafka, kcat, "
+            "confluent-kafka: partitioner=murmur2_random). Warned once per topic.",
+            record.topic, record.partition, record.offset, self.settings.topics.rekey)
 
     def _kind_and_source(self, record: Record) -> tuple[str | None, str]:
         if record.topic == self.settings.topics.rekey:

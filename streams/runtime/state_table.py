@@ -20,7 +20,7 @@ from typing import Any
 from faust.stores import memory
 from faust.types import TP
 
-from streams.runtime.partitioning import partition_for
+from streams.runtime.partitioning import cached_partition_for
 from streams.runtime.processor import Emit
 
 # Hands a record to the worker's producer; what it returns resolves to the record's metadata
@@ -48,7 +48,7 @@ class StateTable:
         if isinstance(store, memory.Store):
             value: bytes | None = store.data.get(key)
             return value
-        db = store._db_for_partition(partition_for(key, self.partitions))
+        db = store._db_for_partition(cached_partition_for(key, self.partitions))
         return db.get(key)  # type: ignore[no-any-return]
 
     def partition_rows(self) -> Iterator[tuple[int, bytes, bytes]]:
@@ -60,7 +60,7 @@ class StateTable:
             for key, value in store.data.items():
                 partition = partitions.get(key)
                 if partition is None:
-                    partition = partition_for(key, self.partitions)
+                    partition = cached_partition_for(key, self.partitions)
                 yield partition, key, value
             return
         # RocksDB: one database per partition; Faust's helper skips its offset entry.
@@ -74,7 +74,7 @@ class StateTable:
         store = self._store
         in_memory = isinstance(store, memory.Store)
         for key, value in rows.items():
-            partition = partition_for(key, self.partitions)
+            partition = cached_partition_for(key, self.partitions)
             if in_memory:
                 store.data[key] = value
                 # As the store's own recovery does: at the end of a later recovery, rows of

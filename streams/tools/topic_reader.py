@@ -18,6 +18,12 @@ Message = dict[str, Any]
 
 def read_all(settings: Settings, topic: str, timeout: float = 10.0) -> list[Message]:
     """Every message currently in ``topic`` (decoded JSON), in partition/offset order."""
+    return [orjson.loads(record.value) for record in read_records(settings, topic, timeout)]
+
+
+def read_records(settings: Settings, topic: str, timeout: float = 10.0) -> list[Any]:
+    """Every record currently in ``topic`` as kafka-python gives it (partition, key, value...),
+    partition by partition; raises TimeoutError when the end is not reached in ``timeout``."""
     consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
                              **kafka_client_config(settings.kafka))
     try:
@@ -28,14 +34,14 @@ def read_all(settings: Settings, topic: str, timeout: float = 10.0) -> list[Mess
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
-        messages: list[Message] = []
+        by_partition: dict[int, list[Any]] = {tp.partition: [] for tp in tps}
         deadline = time.monotonic() + timeout
         while any(consumer.position(tp) < end[tp] for tp in tps):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"could not read {topic} to its end in {timeout} s")
-            for records in consumer.poll(timeout_ms=500).values():
-                messages.extend(orjson.loads(r.value) for r in records)
-        return messages
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                by_partition[tp.partition].extend(records)
+        return [record for partition in sorted(by_partition) for record in by_partition[partition]]
     finally:
         consumer.close()
 

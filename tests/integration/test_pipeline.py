@@ -22,9 +22,16 @@ from scorers.model import BAND_NAMES, band_of
 from scorers.timefmt import parse_rfc3339_ms
 from streams.laptop.scenario import healthy_history, scripted_population
 from streams.laptop.worker_process import WorkerProcess
+from streams.runtime.partitioning import partition_for
+from streams.runtime.topic_layout import changelog_topic
 from streams.settings import Settings
 from streams.tools.offline_scoring import OfflineResult, score_lines
-from streams.tools.topic_reader import latest_by_customer, read_all, wait_caught_up
+from streams.tools.topic_reader import (
+    latest_by_customer,
+    read_all,
+    read_records,
+    wait_caught_up,
+)
 from tests.support.stack_fixtures import EventProducer
 
 pytestmark = pytest.mark.integration
@@ -167,6 +174,37 @@ def test_bad_input_goes_to_the_dlq_with_a_reason_and_scoring_goes_on(
     rekeyed = ("relscore_events_total", (("outcome", "rekeyed"), ("topic", purchases)))
     assert samples[rekeyed] >= 1
     assert "José" not in text and "steady" not in text, "no customer id in metric labels"
+
+
+def test_records_off_their_keys_partition_are_rekeyed_and_their_rows_follow_the_key(
+    settings: Settings, start_worker: StartWorker, produce: EventProducer
+) -> None:
+    """librdkafka's clients (kcat, confluent-kafka) partition keys with CRC32 by default. Their
+    records are scored through the re-key topic, and the customer's changelog rows sit on its
+    key's partition, where the records now are too: a rebalance moves both together."""
+    worker = start_worker(settings)
+    customer = "elsewhere"
+    home = partition_for(customer.encode(), settings.topics.partitions)
+    events = healthy_history(customer, days=30)
+    produce.events(events, partition=(home + 1) % settings.topics.partitions)
+    wait_caught_up(settings)
+
+    scores = latest_by_customer(read_all(settings, settings.topics.scores))
+    expected = offline(events)
+    # Every event was applied; the last message is the last one that changed something.
+    assert expected.states[customer].events_seen == len(events)
+    assert scores[customer]["events_seen"] == expected.scores[customer]["events_seen"]
+    assert scores[customer]["score"] == expected.scores[customer]["score"]
+    rows = [(record.partition, record.key)
+            for record in read_records(settings, changelog_topic(settings))]
+    assert {partition for partition, key in rows if key == customer.encode()} == {home}
+    with urllib.request.urlopen(worker.url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    rekeyed = sum(sample.value for family in text_string_to_metric_families(text)
+                  for sample in family.samples if sample.name == "relscore_events_total"
+                  and sample.labels.get("outcome") == "rekeyed")
+    assert rekeyed == len(events)
+    assert b"partitioner=murmur2_random" in Path(worker.log_path).read_bytes()
 
 
 @pytest.mark.parametrize("store", ["memory://", "rocksdb://"])

@@ -110,12 +110,14 @@ class EventProducer:
         self.names = topic_names(settings)
         self.producer = KafkaProducer(**kafka_client_config(settings.kafka))
 
-    def events(self, events: Iterable[dict[str, Any]]) -> int:
+    def events(self, events: Iterable[dict[str, Any]], partition: int | None = None) -> int:
+        """Send ``events`` keyed by customer id; on ``partition`` instead of the one Kafka's
+        default partitioner picks, when given (as another client's partitioner would)."""
         count = 0
         for event in events:
             body = {k: v for k, v in event.items() if k != "topic"}
             self.producer.send(self.names[event["topic"]], key=event["customer_id"].encode(),
-                               value=orjson.dumps(body))
+                               value=orjson.dumps(body), partition=partition)
             count += 1
         self.producer.flush()
         return count

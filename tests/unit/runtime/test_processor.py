@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import logging
 import time
 import unicodedata
 
 import orjson
+import pytest
 
 from scorers.config import DEFAULT_CONFIG
 from streams.laptop.scenario import scripted_population
 from streams.runtime import metrics
 from streams.runtime.dlq import RAW_LIMIT_BYTES, dlq_message
+from streams.runtime.partitioning import partition_for
 from streams.runtime.processor import KIND_HEADER, Decoded, Emit, Processor, Record
 from streams.settings import Settings
 from streams.tools.offline_scoring import score_lines
@@ -21,8 +24,12 @@ NOW = 1_790_000_000_000
 
 
 def record(value: bytes | None, key: bytes | None = b"c-1", topic: str = "purchases",
-           offset: int = 7, headers: tuple[tuple[str, bytes], ...] = ()) -> Record:
-    return Record(topic=topic, partition=2, offset=offset, key=key, value=value,
+           offset: int = 7, headers: tuple[tuple[str, bytes], ...] = (),
+           partition: int | None = None) -> Record:
+    """A record on its key's partition (Kafka's default partitioner) unless told otherwise."""
+    if partition is None:
+        partition = partition_for(key, SETTINGS.topics.partitions) if key else 2
+    return Record(topic=topic, partition=partition, offset=offset, key=key, value=value,
                   timestamp_ms=NOW, headers=headers)
 
 
@@ -52,7 +59,7 @@ def test_rejects_carry_reason_coordinates_and_raw_bytes() -> None:
     message = orjson.loads(out.value)
     assert message["reason"] == "not_json"
     assert (message["source_topic"], message["partition"], message["offset"]) == (
-        "purchases", 2, 7)
+        "purchases", partition_for(b"c-1", SETTINGS.topics.partitions), 7)
     assert message["raw_encoding"] == "base64"
     assert base64.b64decode(message["raw"]) == b"\xff\xfe not utf8"
 
@@ -77,6 +84,35 @@ def test_event_keyed_otherwise_is_rekeyed_to_its_nfc_customer_id() -> None:
     again = processor.decode(record(out.value, key=out.key, topic=SETTINGS.topics.rekey,
                                     headers=out.headers))
     assert isinstance(again, Decoded) and again.event.customer_id == "José"
+
+
+def test_event_off_its_keys_partition_is_rekeyed_and_warned_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A producer with another partitioner (librdkafka's consistent_random) puts a customer's
+    records elsewhere than its state's changelog partition: one hop through the re-key topic
+    brings them together, so that a rebalance moves a customer's records and rows as one."""
+    processor = Processor(SETTINGS, DEFAULT_CONFIG)
+    home = partition_for(b"c-1", SETTINGS.topics.partitions)
+    elsewhere = (home + 1) % SETTINGS.topics.partitions
+    rekeyed = metrics.child(metrics.EVENTS, "purchases", "rekeyed")
+    before = rekeyed._value.get()
+    with caplog.at_level(logging.WARNING, logger="streams.runtime.processor"):
+        outs = [processor.decode(record(purchase(event_id=f"e{i}"), partition=elsewhere,
+                                        offset=i)) for i in range(3)]
+    assert all(isinstance(out, Emit) and out.topic == SETTINGS.topics.rekey
+               and out.key == b"c-1" and out.partition is None for out in outs)
+    assert rekeyed._value.get() - before == 3
+    warnings = [r.getMessage() for r in caplog.records if "murmur2" in r.getMessage()]
+    assert len(warnings) == 1 and f"purchases[{elsewhere}]@0" in warnings[0]
+    assert "partitioner=murmur2_random" in warnings[0]
+    # Read back from the re-key topic (on whatever partition the producer chose), it scores.
+    emit = outs[0]
+    assert isinstance(emit, Emit)
+    again = processor.decode(record(emit.value, key=emit.key, topic=SETTINGS.topics.rekey,
+                                    headers=emit.headers, partition=home))
+    assert isinstance(again, Decoded)
+    # On its own partition it is scored in place.
+    assert isinstance(processor.decode(record(purchase(), partition=home)), Decoded)
 
 
 def test_duplicate_event_changes_nothing() -> None:
