@@ -126,14 +126,17 @@ class RedisProjector:
     def _marker(self, tp: TopicPartition) -> str:
         return f"{self.settings.redis.prefix}projected:{tp.topic}:{tp.partition}"
 
-    async def _resync_if_wiped(self, consumer: AIOKafkaConsumer, client: aioredis.Redis) -> None:
+    async def _resync_if_wiped(self, consumer: AIOKafkaConsumer, client: aioredis.Redis) -> bool:
+        """Re-project the partitions whose marker is gone; False when Redis could not be
+        asked, and then nothing may be written: a write would set the markers again and
+        hide that Redis came back empty."""
         assigned = sorted(consumer.assignment())
         if not assigned:
-            return
+            return False  # check once partitions are assigned, and write nothing before
         try:
             present = [await client.exists(self._marker(tp)) for tp in assigned]
         except (RedisError, OSError):
-            return  # still down: check again after the next successful write
+            return False  # still down (or a stale connection): check again before writing
         for tp, exists in zip(assigned, present, strict=True):
             if not exists and await consumer.position(tp) > 0:
                 log.warning("read model for %s[%d] is missing in Redis; re-projecting it",
@@ -141,10 +144,10 @@ class RedisProjector:
                 await consumer.seek_to_beginning(tp)
                 self.offsets.pop(tp, None)
         self.check_markers = False
+        return True
 
     async def _step(self, consumer: AIOKafkaConsumer, client: aioredis.Redis) -> None:
-        if self.check_markers:
-            await self._resync_if_wiped(consumer, client)
+        checked = not self.check_markers or await self._resync_if_wiped(consumer, client)
         if len(self.pending) < self.max_pending:
             batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
             for tp, records in batches.items():
@@ -156,7 +159,7 @@ class RedisProjector:
             if self.offsets:
                 await self._commit(consumer)
             return
-        if await self._flush(client):
+        if checked and await self._flush(client):
             await self._commit(consumer)
         else:
             await asyncio.sleep(min(MAX_BACKOFF_S, 0.2 * 2 ** min(self.failures, 8)))
