@@ -127,16 +127,14 @@ class RedisProjector:
         return f"{self.settings.redis.prefix}projected:{tp.topic}:{tp.partition}"
 
     async def _resync_if_wiped(self, consumer: AIOKafkaConsumer, client: aioredis.Redis) -> bool:
-        """Re-project the partitions whose marker is gone; False when Redis could not be
-        asked, and then nothing may be written: a write would set the markers again and
-        hide that Redis came back empty."""
+        """Re-project the partitions whose marker is gone; False while no partition is
+        assigned (check once one is). Raises RedisError or OSError when Redis cannot be
+        asked; until the check has run nothing may be written, as a write would set the
+        markers again and hide that Redis came back empty."""
         assigned = sorted(consumer.assignment())
         if not assigned:
-            return False  # check once partitions are assigned, and write nothing before
-        try:
-            present = [await client.exists(self._marker(tp)) for tp in assigned]
-        except (RedisError, OSError):
-            return False  # still down (or a stale connection): check again before writing
+            return False
+        present = [await client.exists(self._marker(tp)) for tp in assigned]
         for tp, exists in zip(assigned, present, strict=True):
             if not exists and await consumer.position(tp) > 0:
                 log.warning("read model for %s[%d] is missing in Redis; re-projecting it",
@@ -147,7 +145,13 @@ class RedisProjector:
         return True
 
     async def _step(self, consumer: AIOKafkaConsumer, client: aioredis.Redis) -> None:
-        checked = not self.check_markers or await self._resync_if_wiped(consumer, client)
+        checked = not self.check_markers
+        failed: RedisError | OSError | None = None
+        if not checked:
+            try:
+                checked = await self._resync_if_wiped(consumer, client)
+            except (RedisError, OSError) as exc:  # down, refused or a stale connection
+                failed = exc
         if len(self.pending) < self.max_pending:
             batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
             for tp, records in batches.items():
@@ -159,10 +163,13 @@ class RedisProjector:
             if self.offsets:
                 await self._commit(consumer)
             return
-        if checked and await self._flush(client):
+        if failed is not None:
+            # The check is the write's first step: Redis could not take the batch.
+            self._write_failed(len(self.pending), failed)
+        elif checked and await self._flush(client):
             await self._commit(consumer)
-        else:
-            await asyncio.sleep(min(MAX_BACKOFF_S, 0.2 * 2 ** min(self.failures, 8)))
+            return
+        await asyncio.sleep(min(MAX_BACKOFF_S, 0.2 * 2 ** min(self.failures, 8)))
 
     def _take(self, value: bytes | None) -> None:
         if not value:
@@ -185,12 +192,7 @@ class RedisProjector:
             if markers:
                 await client.mset(dict.fromkeys(markers, b"1"))
         except (RedisError, OSError) as exc:
-            self.failures += 1
-            self.check_markers = True
-            metrics.REDIS_ERRORS.labels("write").inc()
-            if self.failures == 1 or self.failures % 50 == 0:
-                log.warning("redis write of %d customers failed (%s); retrying with backoff",
-                            len(batch), exc.__class__.__name__)
+            self._write_failed(len(batch), exc)
             return False
         if self.failures:
             log.info("redis is back after %d failed writes; read model catching up",
@@ -201,6 +203,14 @@ class RedisProjector:
         self.pending = {}
         metrics.REDIS_PENDING.set(0)
         return True
+
+    def _write_failed(self, customers: int, exc: RedisError | OSError) -> None:
+        self.failures += 1
+        self.check_markers = True
+        metrics.REDIS_ERRORS.labels("write").inc()
+        if self.failures == 1 or self.failures % 50 == 0:
+            log.warning("redis write of %d customers failed (%s); retrying with backoff",
+                        customers, exc.__class__.__name__)
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         offsets, self.offsets = self.offsets, {}
