@@ -111,6 +111,27 @@ def test_thin_evidence_lowers_the_confidence_never_the_score() -> None:
     assert more_result.confidence > result.confidence
 
 
+def test_each_component_is_reported_under_its_own_name() -> None:
+    """evaluate calls the components in COMPONENTS' order by hand: a reordering of either
+    must not put one component's score under another's name."""
+    functions = {"purchase": purchase_component, "depth": depth_component,
+                 "support": support_component, "engagement": engagement_component,
+                 "satisfaction": satisfaction_component, "revenue": revenue_component}
+    assert set(functions) == set(COMPONENTS)
+    state = run([purchase(T0, product="p-1"), ticket(T0 + HOUR_MS, "t-1", priority=URGENT),
+                 interaction(T0 + 2 * HOUR_MS, "call", nps=3, csat=2)]
+                + [purchase(T0 + day * DAY, 40.0 * day, product=f"p-{day}")
+                   for day in (20, 40, 70)])
+    at = T0 + 75 * DAY
+    reported = evaluate(state, at, DEFAULT_CONFIG).components
+    own = {name: fn(state, at, DEFAULT_CONFIG) for name, fn in functions.items()}
+    assert all(result is not None for result in own.values()), own
+    assert list(reported) == list(COMPONENTS)
+    assert reported == {name: round(result.score, 1)  # type: ignore[union-attr]
+                        for name, result in own.items()}
+    assert len(set(reported.values())) > 3, "too few distinct scores to tell them apart"
+
+
 def test_components_without_data_are_left_out_and_weights_renormalised() -> None:
     cfg = config_from_mapping({"model": {"prior_strength": 0}})
     state = run([interaction(T0, "meeting", nps=10)])
