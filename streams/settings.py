@@ -51,6 +51,10 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable and the fix."""
 
 
+# The smallest RELSCORE_ROCKSDB_MEMORY_MIB: a write buffer of at least 2 MiB.
+MIN_ROCKSDB_MEMORY_MIB = 8
+
+
 def env_field(variable: str, default: Any, *, secret: bool = False) -> Any:
     """A settings field read from ``RELSCORE_<variable>``; a secret stays out of ``repr``."""
     return field(default=default, repr=not secret, metadata={"env": ENV_PREFIX + variable})
@@ -191,6 +195,8 @@ class WorkerSettings:
 
     app_id: str = env_field("APP_ID", "relscore")
     table_store: str = env_field("TABLE_STORE", "memory://")
+    # With rocksdb://: memory per table partition for RocksDB's write buffers and block cache.
+    rocksdb_memory_mib: int = env_field("ROCKSDB_MEMORY_MIB", 64)
     data_dir: str = env_field("DATA_DIR", ".run/worker")
     config_path: str | None = env_field("CONFIG_PATH", None)
     max_payload_bytes: int = env_field("MAX_PAYLOAD_BYTES", 65536)
@@ -344,6 +350,11 @@ class Settings:
             raise SettingsError(f"RELSCORE_CLOCK={worker.clock!r}: use 'event' or 'wall'")
         if worker.allowed_lateness_ms < 0:
             raise SettingsError("RELSCORE_ALLOWED_LATENESS_MS must be >= 0")
+        if worker.rocksdb_memory_mib < MIN_ROCKSDB_MEMORY_MIB:
+            raise SettingsError(
+                f"RELSCORE_ROCKSDB_MEMORY_MIB={worker.rocksdb_memory_mib}: give each RocksDB "
+                f"partition at least {MIN_ROCKSDB_MEMORY_MIB} (MiB)"
+            )
         if worker.batch_size < 1:
             raise SettingsError("RELSCORE_BATCH_SIZE must be >= 1")
         if worker.session_timeout_s < 6:

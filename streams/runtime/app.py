@@ -40,6 +40,7 @@ from streams.runtime.group_offsets import committed_offsets
 from streams.runtime.processor import Emit, Processor
 from streams.runtime.projector import RedisProjector
 from streams.runtime.state_table import StateTable
+from streams.runtime.store_options import table_store_options
 from streams.runtime.views import register_views
 from streams.settings import Settings
 
@@ -102,6 +103,8 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         # bytes types select Faust's raw codec for the changelog too (recovery decodes with it).
         key_type=bytes,
         value_type=bytes,
+        options=table_store_options(settings.worker.table_store,
+                                    settings.worker.rocksdb_memory_mib),
     )
     source = app.topic(
         *settings.topics.inputs,

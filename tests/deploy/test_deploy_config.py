@@ -122,6 +122,12 @@ def load_yaml_all(path: Path) -> list[Any]:
     return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
 
 
+def binary_quantity(text: str) -> int:
+    """Bytes in a Kubernetes quantity with a binary suffix (``512Mi``, ``1Gi``)."""
+    number, suffix = re.fullmatch(r"(\d+)(Ki|Mi|Gi)", text).groups()  # type: ignore[union-attr]
+    return int(number) * 1024 ** {"Ki": 1, "Mi": 2, "Gi": 3}[suffix]
+
+
 def compose() -> dict[str, Any]:
     data = load_yaml(COMPOSE)
     assert isinstance(data, dict)
@@ -690,11 +696,15 @@ def test_k8s_worker_ports_probes_and_config_agree_with_settings() -> None:
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert pdb["spec"].get("maxUnavailable", 0) == 1 or pdb["spec"].get("minAvailable") == 1
 
-    # The memory table store rebuilds from the changelog, which is why a Deployment is enough.
-    assert settings.worker.table_store == "memory://"
+    # RocksDB on a scratch volume: a pod rebuilds from the changelog, so a Deployment is enough.
+    assert settings.worker.table_store == "rocksdb://"
+    assert settings.worker.rocksdb_memory_mib * settings.topics.partitions * 1024**2 < (
+        binary_quantity(container["resources"]["limits"]["memory"]))
     # The data directory is a writable volume (the root file system is read-only).
     mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
     assert settings.worker.data_dir in mounts
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert "emptyDir" in volumes[mounts[settings.worker.data_dir]]
 
 
 def test_k8s_scoring_config_is_mounted_where_config_path_points_and_loads(
