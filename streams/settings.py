@@ -167,6 +167,8 @@ class Topics:
     alerts: str = env_field("TOPIC_ALERTS", "relationship-alerts")
     dlq: str = env_field("TOPIC_DLQ", "relationship-dlq")
     rekey: str = env_field("TOPIC_REKEY", "relscore-rekey")
+    # customer -> owner (compacted), written by `relscore owners load`
+    owners: str = env_field("TOPIC_OWNERS", "relationship-owners")
     partitions: int = env_field("PARTITIONS", 4)
     replication_factor: int = env_field("REPLICATION_FACTOR", 1)
 
@@ -333,6 +335,7 @@ class Settings:
             "topic_alerts": f"{tag}.relationship-alerts",
             "topic_dlq": f"{tag}.relationship-dlq",
             "topic_rekey": f"{tag}.rekey",
+            "topic_owners": f"{tag}.relationship-owners",
         }
         return self.override(**{**values, **overrides})
 

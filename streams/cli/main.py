@@ -4,6 +4,7 @@
 - :mod:`streams.cli.stack`: ``stack``
 - :mod:`streams.cli.tools`: ``score``, ``produce``, ``tail``, ``customer``
 - :mod:`streams.cli.laptop`: ``demo``, ``simulate``
+- :mod:`streams.cli.owners`: ``owners load``
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from streams.cli import laptop, services, stack, tools
+from streams.cli import laptop, owners, services, stack, tools
 from streams.cli.context import CliError
 
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     stack.register(sub)
     tools.register(sub)
     laptop.register(sub)
+    owners.register(sub)
     return parser
 
 

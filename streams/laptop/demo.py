@@ -308,6 +308,7 @@ def demo_settings(settings: Settings, run_dir: Path, run_id: str) -> Settings:
         topic_alerts=prefix + "relationship-alerts",
         topic_dlq=prefix + "relationship-dlq",
         topic_rekey=prefix + "rekey",
+        topic_owners=prefix + "relationship-owners",
         redis_prefix=f"relscore-demo-{run_id}:",
         web_port=port,
         data_dir=str(run_dir / "worker"),

@@ -55,11 +55,26 @@ def required_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topics.scores, n, compacted),
         TopicSpec(settings.topics.alerts, n, plain),
         TopicSpec(settings.topics.dlq, n, plain),
+        TopicSpec(settings.topics.owners, n, compacted),
     ]
 
 
 def ensure_topics(settings: Settings) -> dict[str, int]:
     """Create missing topics and check partition counts; returns name -> partitions."""
+    specs = required_topics(settings)
+    counts = create_missing_topics(settings, specs)
+    check_copartitioning(settings, counts)
+    return counts
+
+
+def owners_topic(settings: Settings) -> TopicSpec:
+    """The compacted customer -> owner topic (``relscore owners load``)."""
+    owners = settings.topics.owners
+    return next(spec for spec in required_topics(settings) if spec.name == owners)
+
+
+def create_missing_topics(settings: Settings, specs: list[TopicSpec]) -> dict[str, int]:
+    """Create those of ``specs`` the broker lacks; returns name -> partitions of all of them."""
     check_kafka_login(settings.kafka, settings.worker.app_id)
     try:
         admin = KafkaAdminClient(
@@ -72,7 +87,6 @@ def ensure_topics(settings: Settings) -> dict[str, int]:
             "start it with `relscore stack up` or set RELSCORE_KAFKA_BOOTSTRAP"
         ) from exc
     try:
-        specs = required_topics(settings)
         existing = set(admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
         if missing:
@@ -90,11 +104,9 @@ def ensure_topics(settings: Settings) -> dict[str, int]:
                     ]
                 )
             log.info("created topics %s", ", ".join(spec.name for spec in missing))
-        counts = _partition_counts(admin, [spec.name for spec in specs])
+        return _partition_counts(admin, [spec.name for spec in specs])
     finally:
         admin.close()
-    check_copartitioning(settings, counts)
-    return counts
 
 
 def _partition_counts(admin: KafkaAdminClient, names: list[str],

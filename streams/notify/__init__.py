@@ -1,0 +1,1 @@
+"""Alerts to the people who own the customers: owners, and (to come) routes and delivery."""
