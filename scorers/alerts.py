@@ -51,6 +51,8 @@ def _alert(
         "type": alert_type,
         "severity": _severity(alert_type, score, cfg),
         "customer_id": state.customer_id,
+        # routes match on it (streams.notify); None until an event has named one
+        "segment": state.segment,
         "score": score,
         "previous_score": previous,
         "threshold": cfg.threshold,
