@@ -38,6 +38,7 @@ ALERT_TYPES = (BELOW_THRESHOLD, RECOVERED, SHARP_DROP)
 CONDITIONS = ("severity", "type", "segment", "owner")
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 5
+DEFAULT_SMTP_PORT = 587
 # The destination `RELSCORE_NOTIFY_WEBHOOK_URL` makes when there is no routes file.
 DEFAULT_DESTINATION = "webhook"
 # An email destination's ``to`` that means the customer's owner's address.
@@ -73,6 +74,14 @@ class Destination:
     to: str | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
     retries: int = DEFAULT_RETRIES
+    # email: the SMTP server, the sender, and the login (the password is a secret)
+    smtp_host: str | None = None
+    smtp_port: int = DEFAULT_SMTP_PORT
+    starttls: bool = True
+    sender: str | None = None
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
 
     def __repr__(self) -> str:
         return f"Destination(name={self.name!r}, kind={self.kind!r})"
@@ -204,7 +213,11 @@ def _only(table: Mapping[str, Any], allowed: tuple[str, ...], where: str, source
                               f"unknown key (use {', '.join(allowed)})", source)
 
 
-_DESTINATION_KEYS = ("kind", "url", "url_env", "secret_env", "to", "timeout_s", "retries")
+_DESTINATION_KEYS = ("kind", "url", "url_env", "secret_env", "to", "timeout_s", "retries",
+                     "smtp_host", "smtp_port", "starttls", "from", "username", "password",
+                     "password_env", "ca_file")
+_EMAIL_KEYS = ("smtp_host", "smtp_port", "starttls", "from", "username", "password",
+               "password_env", "ca_file")
 
 
 def _destination(name: str, table: Any, env: Mapping[str, str], source: str) -> Destination:
@@ -216,6 +229,11 @@ def _destination(name: str, table: Any, env: Mapping[str, str], source: str) -> 
     if kind not in KINDS:
         raise RoutesError(f"{where}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}",
                           source)
+    if kind != "email":
+        for key in _EMAIL_KEYS:
+            if key in table:
+                raise RoutesError(f"{where}.{key}", f"only email destinations take {key} "
+                                  f"(this is {kind})", source)
     url = _secret(where, table, "url", env, source, required=kind != "email")
     secret = _secret(where, table, "secret", env, source, required=False)
     if url is not None and not url.startswith(("https://", "http://")):
@@ -236,8 +254,45 @@ def _destination(name: str, table: Any, env: Mapping[str, str], source: str) -> 
     retries = table.get("retries", DEFAULT_RETRIES)
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 20:
         raise RoutesError(f"{where}.retries", "must be an integer from 0 to 20", source)
-    return Destination(name, str(kind), url=url, secret=secret, to=to,
-                       timeout_s=float(timeout_s), retries=retries)
+    if kind != "email":
+        return Destination(name, str(kind), url=url, secret=secret, to=to,
+                           timeout_s=float(timeout_s), retries=retries)
+    return Destination(name, "email", to=to, timeout_s=float(timeout_s), retries=retries,
+                       **_smtp(where, table, env, source))
+
+
+def _smtp(where: str, table: Mapping[str, Any], env: Mapping[str, str],
+          source: str) -> dict[str, Any]:
+    """An email destination's server, sender and login."""
+    host, sender = table.get("smtp_host"), table.get("from")
+    if not isinstance(host, str) or not host:
+        raise RoutesError(f"{where}.smtp_host", "an email destination needs the SMTP server's "
+                          "host name", source)
+    if not isinstance(sender, str) or "@" not in sender:
+        raise RoutesError(f"{where}.from", "an email destination needs the sender's address",
+                          source)
+    port = table.get("smtp_port", DEFAULT_SMTP_PORT)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise RoutesError(f"{where}.smtp_port", "must be a TCP port (1-65535)", source)
+    starttls = table.get("starttls", True)
+    if not isinstance(starttls, bool):
+        raise RoutesError(f"{where}.starttls", "must be true or false", source)
+    username = table.get("username")
+    if username is not None and (not isinstance(username, str) or not username):
+        raise RoutesError(f"{where}.username", "must be a non-empty string", source)
+    if "password" in table:
+        raise RoutesError(f"{where}.password", "give the password in an environment "
+                          "variable (password_env), not in the file", source)
+    password = _secret(where, table, "password", env, source, required=username is not None)
+    if username is not None and not starttls:
+        raise RoutesError(f"{where}.starttls", "a login is only sent over STARTTLS; set "
+                          "starttls = true", source)
+    ca_file = table.get("ca_file")
+    if ca_file is not None and (not isinstance(ca_file, str) or not Path(ca_file).is_file()):
+        raise RoutesError(f"{where}.ca_file", f"no such file: {ca_file!r} (a PEM CA "
+                          "certificate)", source)
+    return {"smtp_host": host, "smtp_port": port, "starttls": starttls, "sender": sender,
+            "username": username, "password": password, "ca_file": ca_file}
 
 
 def _secret(where: str, table: Mapping[str, Any], key: str, env: Mapping[str, str], source: str,
@@ -255,8 +310,9 @@ def _secret(where: str, table: Mapping[str, Any], key: str, env: Mapping[str, st
     value = table.get(key)
     if value is None:
         if required:
-            raise RoutesError(where, f"needs {key}_env (the variable that holds its {key}) or "
-                              f"{key}", source)
+            also = "" if key == "password" else f" or {key}"
+            raise RoutesError(where, f"needs {key}_env (the variable that holds its "
+                              f"{key}){also}", source)
         return None
     if not isinstance(value, str) or not value:
         raise RoutesError(f"{where}.{key}", "must be a non-empty string", source)

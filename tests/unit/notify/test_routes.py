@@ -36,6 +36,8 @@ url_env = "SLACK_URL"
 [destinations.owner-mail]
 kind = "email"
 to = "owner"
+smtp_host = "smtp.example.com"
+from = "relscore@example.com"
 
 [[routes]]
 severity = ["critical"]
@@ -97,6 +99,10 @@ def test_routes_add_up_in_file_order_and_nobodys_customers_go_to_the_fallback(
     assert routing.destinations_for(alert, owner) == expected
 
 
+MAIL = {"kind": "email", "to": "owner", "smtp_host": "smtp.example.com",
+        "from": "relscore@example.com"}
+
+
 def base() -> dict[str, object]:
     return {"destinations": {"cs": {"kind": "webhook", "url": "https://hooks.example.com/x"}},
             "routes": [{"send_to": ["cs"]}]}
@@ -119,6 +125,18 @@ def base() -> dict[str, object]:
      "must be an http:// or https:// URL"),
     ({"destination": {"kind": "email", "to": "nobody"}}, "destinations.cs.to",
      "needs to = \"owner\""),
+    ({"destination": {"kind": "email", "to": "owner", "from": "r@example.com"}},
+     "destinations.cs.smtp_host", "needs the SMTP server's host name"),
+    ({"destination": {**MAIL, "password": "hunter2"}}, "destinations.cs.password",
+     "in an environment variable (password_env), not in the file"),
+    ({"destination": {**MAIL, "username": "r"}}, "destinations.cs",
+     "needs password_env"),
+    ({"destination": {**MAIL, "username": "r", "password_env": "PW", "starttls": False}},
+     "destinations.cs.starttls", "only sent over STARTTLS"),
+    ({"destination": {**MAIL, "ca_file": "/nonexistent.pem"}}, "destinations.cs.ca_file",
+     "no such file"),
+    ({"destination": {"kind": "webhook", "url": "https://x", "smtp_host": "h"}},
+     "destinations.cs.smtp_host", "only email destinations take smtp_host"),
     ({"destination": {"kind": "webhook", "url": "https://x", "timeout_s": 0}},
      "destinations.cs.timeout_s", "in (0, 120]"),
     ({"destination": {"kind": "webhook", "url": "https://x", "retries": True}},
@@ -136,7 +154,7 @@ def test_a_bad_file_is_refused_with_the_key_and_the_reason(
     if "fallback" in change:
         data["fallback"] = change["fallback"]
     with pytest.raises(RoutesError) as refused:
-        routes_from_mapping(data, {}, "routes.toml")
+        routes_from_mapping(data, {"PW": "pw"}, "routes.toml")
     assert refused.value.key == key
     assert reason in refused.value.reason
     assert str(refused.value).startswith(f"routes.toml: {key}: ")
@@ -190,12 +208,17 @@ def test_a_route_accepts_exactly_the_alerts_that_meet_every_condition(
 def test_the_example_routes_file_loads_with_its_variables_set() -> None:
     example = Path(__file__).resolve().parents[3] / "deploy" / "notify" / "routes.example.toml"
     variables = {"CS_TEAM_WEBHOOK_URL": "https://hooks.example.com/cs",
-                 "CS_TEAM_WEBHOOK_SECRET": "s", "CS_SLACK_WEBHOOK_URL": "https://hooks.slack.com/x"}
+                 "CS_TEAM_WEBHOOK_SECRET": "s", "CS_SLACK_WEBHOOK_URL": "https://hooks.slack.com/x",
+                 "SMTP_PASSWORD": "pw"}
     routing = load_routes(example, variables)
     assert set(routing.destinations) == {"cs-team", "cs-slack", "owner-mail"}
     assert routing.destinations_for(
         {"severity": "critical", "type": "below_threshold", "segment": "enterprise"},
         Owner("c-1", "Ana", "ana@example.com", None),
     ) == ["cs-slack", "owner-mail", "cs-team"]
+    mail = routing.destinations["owner-mail"]
+    assert (mail.smtp_host, mail.smtp_port, mail.starttls, mail.password) == (
+        "smtp.example.com", 587, True, "pw")
+    assert "pw" not in repr(mail)
     with pytest.raises(RoutesError, match="CS_TEAM_WEBHOOK_URL is not set"):
         load_routes(example, {})
