@@ -75,6 +75,7 @@ def app_settings(base: Settings, inputs_prefix: str, app_id: str, work_dir: Path
         "topic_dlq": f"{app_id}-dlq",
         "topic_rekey": f"{app_id}-rekey",
         "topic_owners": f"{app_id}-owners",
+        "topic_notify_dlq": f"{app_id}-notify-dlq",
         "web_port": free_port(),
         "web_host": "127.0.0.1",
         "data_dir": str(work_dir / app_id),

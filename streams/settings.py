@@ -169,6 +169,8 @@ class Topics:
     rekey: str = env_field("TOPIC_REKEY", "relscore-rekey")
     # customer -> owner (compacted), written by `relscore owners load`
     owners: str = env_field("TOPIC_OWNERS", "relationship-owners")
+    # notifications a destination never took, with the reason (written by relscore notify)
+    notify_dlq: str = env_field("TOPIC_NOTIFY_DLQ", "relationship-notify-dlq")
     partitions: int = env_field("PARTITIONS", 4)
     replication_factor: int = env_field("REPLICATION_FACTOR", 1)
 
@@ -239,12 +241,56 @@ class WebSettings:
     advertised_host: str = env_field("WEB_ADVERTISED_HOST", "")
 
 
+@dataclass(frozen=True)
+class NotifySettings:
+    """``relscore notify``: where alerts go, and its own HTTP port (``/metrics``,
+    ``/healthz``). The webhook URL and secret are secrets: never in ``repr`` or the log."""
+
+    # TOML routes file (deploy/notify/routes.example.toml); without it, the one webhook below.
+    routes_file: str | None = env_field("NOTIFY_ROUTES", None)
+    webhook_url: str | None = env_field("NOTIFY_WEBHOOK_URL", None, secret=True)
+    webhook_secret: str | None = env_field("NOTIFY_WEBHOOK_SECRET", None, secret=True)
+    port: int = env_field("NOTIFY_PORT", 6068)
+    # The page's public URL, for the "open the customer" links in Slack messages and emails.
+    page_url: str | None = env_field("NOTIFY_PAGE_URL", None)
+    # Where a new consumer group starts on the alerts topic: "earliest" (every alert the topic
+    # still holds) or "latest" (only alerts published from now on).
+    start_from: str = env_field("NOTIFY_START_FROM", "earliest")
+    # Alerts read but not yet done at every destination: reading pauses beyond this.
+    max_pending: int = env_field("NOTIFY_MAX_PENDING", 10_000)
+
+    def validate(self) -> None:
+        """Refuse what cannot work, naming the variable (never a secret's value).
+
+        >>> try:
+        ...     NotifySettings(webhook_url="ftp://hooks.example.com/x?token=s3cret").validate()
+        ... except SettingsError as exc:
+        ...     print(exc)
+        RELSCORE_NOTIFY_WEBHOOK_URL must be an http:// or https:// URL
+        """
+        if self.webhook_url is not None and not self.webhook_url.startswith(
+                ("https://", "http://")):
+            raise SettingsError("RELSCORE_NOTIFY_WEBHOOK_URL must be an http:// or https:// URL")
+        if self.webhook_secret is not None and self.webhook_url is None:
+            raise SettingsError("RELSCORE_NOTIFY_WEBHOOK_SECRET is set without "
+                                "RELSCORE_NOTIFY_WEBHOOK_URL; set the URL it signs for")
+        if self.start_from not in ("earliest", "latest"):
+            raise SettingsError(f"RELSCORE_NOTIFY_START_FROM={self.start_from!r}: use "
+                                "'earliest' or 'latest'")
+        if self.max_pending < 1:
+            raise SettingsError("RELSCORE_NOTIFY_MAX_PENDING must be >= 1")
+        if self.page_url is not None and not self.page_url.startswith(("https://", "http://")):
+            raise SettingsError(f"RELSCORE_NOTIFY_PAGE_URL={self.page_url!r}: give the page's "
+                                "http:// or https:// URL")
+
+
 _GROUPS: dict[str, type[Any]] = {
     "kafka": KafkaConnection,
     "redis": RedisConnection,
     "topics": Topics,
     "worker": WorkerSettings,
     "web": WebSettings,
+    "notify": NotifySettings,
 }
 
 
@@ -269,6 +315,7 @@ class Settings:
     topics: Topics = field(default_factory=Topics)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -336,6 +383,7 @@ class Settings:
             "topic_dlq": f"{tag}.relationship-dlq",
             "topic_rekey": f"{tag}.rekey",
             "topic_owners": f"{tag}.relationship-owners",
+            "topic_notify_dlq": f"{tag}.relationship-notify-dlq",
         }
         return self.override(**{**values, **overrides})
 
@@ -345,8 +393,11 @@ class Settings:
             self.kafka, self.redis, self.topics, self.worker, self.web)
         if topics.partitions < 1:
             raise SettingsError("RELSCORE_PARTITIONS must be >= 1")
-        if not 0 < web.port < 65536:
-            raise SettingsError(f"RELSCORE_WEB_PORT={web.port} is not a TCP port (1-65535)")
+        for name, port in (("RELSCORE_WEB_PORT", web.port),
+                           ("RELSCORE_NOTIFY_PORT", self.notify.port)):
+            if not 0 < port < 65536:
+                raise SettingsError(f"{name}={port} is not a TCP port (1-65535)")
+        self.notify.validate()
         if worker.max_payload_bytes < 256:
             raise SettingsError("RELSCORE_MAX_PAYLOAD_BYTES must be at least 256")
         if worker.clock not in ("event", "wall"):

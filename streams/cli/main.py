@@ -5,6 +5,7 @@
 - :mod:`streams.cli.tools`: ``score``, ``produce``, ``tail``, ``customer``
 - :mod:`streams.cli.laptop`: ``demo``, ``simulate``
 - :mod:`streams.cli.owners`: ``owners load``
+- :mod:`streams.cli.notify`: ``notify``
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from streams.cli import laptop, owners, services, stack, tools
+from streams.cli import laptop, notify, owners, services, stack, tools
 from streams.cli.context import CliError
 
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     tools.register(sub)
     laptop.register(sub)
     owners.register(sub)
+    notify.register(sub)
     return parser
 
 

@@ -309,6 +309,7 @@ def demo_settings(settings: Settings, run_dir: Path, run_id: str) -> Settings:
         topic_dlq=prefix + "relationship-dlq",
         topic_rekey=prefix + "rekey",
         topic_owners=prefix + "relationship-owners",
+        topic_notify_dlq=prefix + "relationship-notify-dlq",
         redis_prefix=f"relscore-demo-{run_id}:",
         web_port=port,
         data_dir=str(run_dir / "worker"),

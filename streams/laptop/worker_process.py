@@ -1,4 +1,5 @@
-"""Running ``relscore worker`` as a child process (the demo and the tests use it)."""
+"""Running ``relscore worker`` (or another relscore service) as a child process, as the demo
+and the tests do."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from streams.settings import Settings
 
 class WorkerProcess:
     """One ``relscore worker`` child with its own log file."""
+
+    command = "worker"
 
     def __init__(self, settings: Settings, log_path: Path,
                  extra_env: Mapping[str, str] | None = None) -> None:
@@ -37,7 +40,7 @@ class WorkerProcess:
             # -P: the working directory does not come first on sys.path, so a PYTHONPATH in
             # the environment (the compiled build, say) decides which scorers/ it imports.
             self.process = subprocess.Popen(
-                [sys.executable, "-P", "-m", "streams.cli", "worker"],
+                [sys.executable, "-P", "-m", "streams.cli", self.command],
                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             )
         return self
@@ -51,12 +54,15 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(
-                    f"worker exited with {self.process.returncode}:\n{self.log_tail()}"
+                    f"{self.command} exited with {self.process.returncode}:\n{self.log_tail()}"
                 )
-            if self._healthy() and b"Worker ready" in self.log_path.read_bytes():
+            if self._ready():
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"worker not ready after {timeout:.0f} s:\n{self.log_tail()}")
+        raise RuntimeError(f"{self.command} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def _ready(self) -> bool:
+        return self._healthy() and b"Worker ready" in self.log_path.read_bytes()
 
     def _healthy(self) -> bool:
         try:
@@ -77,7 +83,7 @@ class WorkerProcess:
             return self.process.returncode
 
     def kill(self) -> None:
-        """SIGKILL the worker (a crash, for fault tests)."""
+        """SIGKILL the process (a crash, for fault tests)."""
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
@@ -88,3 +94,17 @@ class WorkerProcess:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+class NotifyProcess(WorkerProcess):
+    """One ``relscore notify`` child: ready once its ``/healthz`` answers 200 (owners read,
+    consuming the alerts)."""
+
+    command = "notify"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.notify.port}"
+
+    def _ready(self) -> bool:
+        return self._healthy()

@@ -56,6 +56,7 @@ def required_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topics.alerts, n, plain),
         TopicSpec(settings.topics.dlq, n, plain),
         TopicSpec(settings.topics.owners, n, compacted),
+        TopicSpec(settings.topics.notify_dlq, n, plain),
     ]
 
 

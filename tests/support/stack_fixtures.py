@@ -22,7 +22,7 @@ from kafka import KafkaProducer
 from streams.kafka_clients import kafka_client_config
 from streams.laptop.stack import stack_down, stack_status, stack_up
 from streams.laptop.stack_settings import StackSettings
-from streams.laptop.worker_process import WorkerProcess
+from streams.laptop.worker_process import NotifyProcess, WorkerProcess
 from streams.runtime.topic_layout import ensure_topics
 from streams.settings import Settings
 from streams.tools.event_file_sender import topic_names
@@ -100,6 +100,26 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def start_notify(tmp_path: Path) -> Iterator[Callable[..., NotifyProcess]]:
+    """Start ``relscore notify`` processes (on a free port each); all are stopped at
+    teardown. ``env`` holds the variables a routes file names (URLs, secrets)."""
+    processes: list[NotifyProcess] = []
+
+    def start(settings: Settings, env: dict[str, str] | None = None,
+              **overrides: Any) -> NotifyProcess:
+        overrides.setdefault("notify_port", free_port())
+        process = NotifyProcess(settings.override(**overrides),
+                                tmp_path / f"notify-{len(processes)}.log", env)
+        processes.append(process)
+        process.start().wait_ready()
+        return process
+
+    yield start
+    for process in processes:
+        process.stop()
 
 
 class EventProducer:

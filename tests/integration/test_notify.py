@@ -1,0 +1,286 @@
+"""``relscore notify`` on the real stack: alerts reach real receivers, once, whatever fails.
+
+The receivers are real servers: aiohttp (:class:`~streams.laptop.webhook_inbox.WebhookInbox`)
+for webhooks and Slack, aiosmtpd for email. Alerts come from a real worker scoring a scripted
+history, or are produced into the alerts topic by an independent kafka-python client.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.kafka_clients import kafka_client_config
+from streams.laptop.scenario import scripted_population
+from streams.laptop.webhook_inbox import WebhookInbox
+from streams.laptop.worker_process import NotifyProcess, WorkerProcess
+from streams.notify.owners import Owner
+from streams.settings import Settings
+from streams.tools.topic_reader import read_all, wait_caught_up
+from tests.support.secure_fixtures import make_tls
+from tests.support.secure_servers import TlsFiles
+from tests.support.smtp_receiver import smtp_receiver
+from tests.support.stack_fixtures import EventProducer
+
+pytestmark = pytest.mark.integration
+
+StartNotify = Callable[..., NotifyProcess]
+StartWorker = Callable[..., WorkerProcess]
+SECRET = "team-hook-s3cret"
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {timeout:.0f} s: {what}")
+        time.sleep(0.1)
+
+
+def alert(number: int, customer: str = "", **changes: Any) -> dict[str, Any]:
+    """An alert as the worker publishes it."""
+    customer = customer or f"cust-{number}"
+    as_of = f"2026-11-{1 + number % 28:02d}T10:00:00Z"
+    return {
+        "alert_id": f"{customer}:below_threshold:{as_of}", "type": "below_threshold",
+        "severity": "warning", "customer_id": customer, "segment": "smb", "score": 55.0,
+        "previous_score": 62.0, "threshold": 60.0, "band": "fair",
+        "drivers": [{"component": "support", "score": 41.0, "impact": -9.0,
+                     "detail": "2 urgent tickets open past SLA"}],
+        "confidence": 0.9, "evidence": 12, "as_of": as_of, "emitted_at": as_of, **changes,
+    }
+
+
+def produce(settings: Settings, topic: str, records: Iterable[tuple[str, bytes | None]]) -> None:
+    producer = KafkaProducer(**kafka_client_config(settings.kafka))
+    try:
+        for key, value in records:
+            producer.send(topic, key=key.encode(), value=value)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def produce_alerts(settings: Settings, alerts: Iterable[dict[str, Any]]) -> None:
+    produce(settings, settings.topics.alerts,
+            ((a.get("customer_id", "nobody"), orjson.dumps(a)) for a in alerts))
+
+
+def load_owners(settings: Settings, owners: Iterable[Owner]) -> None:
+    produce(settings, settings.topics.owners, ((o.customer_id, o.to_json()) for o in owners))
+
+
+def routes_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "routes.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def metric(process: NotifyProcess, name: str, **labels: str) -> float:
+    with urllib.request.urlopen(process.url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples
+               if sample.name == name and all(sample.labels.get(k) == v
+                                              for k, v in labels.items()))
+
+
+def keys(inbox: WebhookInbox) -> list[str | None]:
+    return [delivery.idempotency_key for delivery in inbox.answered()]
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return make_tls(tmp_path_factory.mktemp("notify-tls"))
+
+
+def test_every_alert_of_a_scripted_history_reaches_its_routed_destinations(
+    settings: Settings, start_worker: StartWorker, start_notify: StartNotify,
+    produce: EventProducer, tmp_path: Path, tls: TlsFiles,
+) -> None:
+    load_owners(settings, [Owner("churning-0", "Ana Lima", "ana@example.com", "U024BE7LH")])
+    with WebhookInbox(SECRET) as team, WebhookInbox("oncall-s3cret") as oncall, \
+            WebhookInbox() as slack, smtp_receiver(tls) as mail:
+        routes = routes_file(tmp_path, f"""
+[destinations.team]
+kind = "webhook"
+url_env = "TEAM_URL"
+secret_env = "TEAM_SECRET"
+
+[destinations.oncall]
+kind = "webhook"
+url_env = "ONCALL_URL"
+secret_env = "ONCALL_SECRET"
+
+[destinations.ana-slack]
+kind = "slack"
+url_env = "SLACK_URL"
+
+[destinations.owner-mail]
+kind = "email"
+to = "owner"
+smtp_host = "127.0.0.1"
+smtp_port = {mail.port}
+from = "relscore@example.com"
+username = "relscore"
+password_env = "SMTP_PASSWORD"
+ca_file = "{tls.ca_cert}"
+
+[[routes]]
+send_to = ["team"]
+
+[[routes]]
+owner = ["Ana Lima"]
+send_to = ["ana-slack", "owner-mail"]
+
+[fallback]
+send_to = ["oncall"]
+""")
+        env = {"TEAM_URL": team.url, "TEAM_SECRET": SECRET, "ONCALL_URL": oncall.url,
+               "ONCALL_SECRET": "oncall-s3cret", "SLACK_URL": slack.url, "SMTP_PASSWORD": "pw"}
+        notify = start_notify(settings, env, notify_routes=routes,
+                              notify_page_url="https://relscore.example.com")
+        phases = scripted_population(loyal=2, churning=2, newcomers=0)
+        produce.events(phases[0])
+        start_worker(settings)
+        for phase in phases[1:]:
+            produce.events(phase)
+        wait_caught_up(settings)
+        alerts = read_all(settings, settings.topics.alerts)
+        ana = [a["alert_id"] for a in alerts if a["customer_id"] == "churning-0"]
+        unowned = [a["alert_id"] for a in alerts if a["customer_id"] != "churning-0"]
+        assert ana and "churning-1" in {a["customer_id"] for a in alerts}
+        wait_until(lambda: len(team.answered()) >= len(alerts)
+                   and len(oncall.answered()) >= len(unowned)
+                   and len(slack.answered()) >= len(ana) and len(mail.accepted) >= len(ana),
+                   "every alert at its destinations")
+
+        assert sorted(keys(team)) == sorted(a["alert_id"] for a in alerts)
+        assert sorted(keys(oncall)) == sorted(unowned)
+        assert sorted(keys(slack)) == sorted(ana)
+        assert sorted(m["X-Relscore-Alert-Id"] for m in mail.accepted) == sorted(ana)
+        assert all(d.signed for d in team.received + oncall.received), "a bad signature"
+        by_id = {a["alert_id"]: a for a in alerts}
+        for delivery in team.answered():
+            body = delivery.json()
+            expected_owner = ({"owner": "Ana Lima", "email": "ana@example.com",
+                               "slack": "U024BE7LH"} if body["customer_id"] == "churning-0"
+                              else None)
+            assert body == {**by_id[delivery.idempotency_key], "owner": expected_owner}
+        for delivery in slack.answered():
+            message = delivery.json()
+            text = orjson.dumps(message).decode()
+            assert "<@U024BE7LH> (Ana Lima)" in text
+            assert "https://relscore.example.com/customers/churning-0" in text
+            assert "churning-0" in message["text"] and message["blocks"]
+        assert {m["To"] for m in mail.accepted} == {"ana@example.com"}
+        assert metric(notify, "relscore_notify_deliveries_total", outcome="delivered") == (
+            len(alerts) + len(unowned) + 2 * len(ana))
+        assert read_all(settings, settings.topics.notify_dlq) == []
+
+
+def test_kill_9_mid_stream_loses_no_alert_and_repeats_at_most_one(
+    settings: Settings, start_notify: StartNotify,
+) -> None:
+    alerts = [alert(n) for n in range(24)]
+    with WebhookInbox(SECRET, script=[("slow", 0.25)] * 200) as inbox:
+        env_settings = settings.override(notify_webhook_url=inbox.url,
+                                         notify_webhook_secret=SECRET)
+        produce_alerts(settings, alerts)
+        notify = start_notify(env_settings)
+        wait_until(lambda: len(inbox.received) >= 8, "8 deliveries before the crash")
+        notify.kill()
+        before = len(inbox.received)
+        assert before < len(alerts), "notify finished before it was killed"
+        start_notify(env_settings)
+        wait_until(lambda: set(keys(inbox)) == {a["alert_id"] for a in alerts},
+                   "every alert delivered after the restart")
+        # Nothing more arrives once all is delivered: wait out one more request's time.
+        time.sleep(1.0)
+        counts = Counter(keys(inbox))
+        repeated = [key for key, count in counts.items() if count > 1]
+        assert len(repeated) <= 1 and all(counts[key] == 2 for key in repeated), counts
+        assert len(inbox.received) == len(alerts) + len(repeated)
+        assert all(d.signed for d in inbox.received)
+
+
+def test_a_receiver_failing_for_a_while_loses_nothing_and_a_replay_sends_nothing_again(
+    settings: Settings, start_notify: StartNotify,
+) -> None:
+    alerts = [alert(n) for n in range(10)]
+    with WebhookInbox(script=[500, 503, 500, 502]) as inbox:
+        notify = start_notify(settings, notify_webhook_url=inbox.url)
+        produce_alerts(settings, alerts)
+        wait_until(lambda: len(inbox.answered()) == len(alerts), "every alert taken", 90)
+        assert [d.status for d in inbox.received[:4]] == [500, 503, 500, 502]
+        assert sorted(keys(inbox)) == sorted(a["alert_id"] for a in alerts)
+        # The same alerts again (a redelivery, a replay of the topic), then one new alert.
+        late = alert(99)
+        produce_alerts(settings, [*alerts, late])
+        wait_until(lambda: late["alert_id"] in keys(inbox), "the new alert")
+        assert sorted(keys(inbox)) == sorted([a["alert_id"] for a in alerts] + [late["alert_id"]])
+        assert metric(notify, "relscore_notify_deliveries_total", outcome="already_done") == 10
+        assert metric(notify, "relscore_notify_attempts_total") == 11 + 4
+        assert read_all(settings, settings.topics.notify_dlq) == []
+
+
+def test_a_hanging_destination_times_out_to_the_dlq_and_stalls_no_other(
+    settings: Settings, start_notify: StartNotify, tmp_path: Path,
+) -> None:
+    alerts = [alert(n) for n in range(5)]
+    with WebhookInbox(script=["hang"] * 50) as hanging, WebhookInbox() as fast:
+        routes = routes_file(tmp_path, """
+[destinations.hanging]
+kind = "webhook"
+url_env = "HANGING_URL"
+timeout_s = 0.5
+retries = 1
+
+[destinations.fast]
+kind = "webhook"
+url_env = "FAST_URL"
+
+[[routes]]
+send_to = ["hanging", "fast"]
+""")
+        notify = start_notify(settings, {"HANGING_URL": hanging.url, "FAST_URL": fast.url},
+                              notify_routes=routes)
+        produce_alerts(settings, [*alerts, {"not": "an alert"}])
+        wait_until(lambda: len(fast.answered()) == len(alerts), "the fast destination served")
+        # Each alert holds the hanging destination 0.5 s twice plus a 0.5 s backoff.
+        letters = read_all(settings, settings.topics.notify_dlq)
+        assert len([x for x in letters if x.get("destination") == "hanging"]) < len(alerts)
+        letters_at_end = wait_for_letters(settings, len(alerts) + 1)
+        undeliverable = [x for x in letters_at_end if x["reason"] == "undeliverable"]
+        assert sorted(x["alert_id"] for x in undeliverable) == sorted(
+            a["alert_id"] for a in alerts)
+        assert {x["destination"] for x in undeliverable} == {"hanging"}
+        assert {x["error"] for x in undeliverable} == {"no answer within 0.5 s after 2 attempts"}
+        assert all(x["alert"]["alert_id"] == x["alert_id"] for x in undeliverable)
+        assert hanging.url not in orjson.dumps(letters_at_end).decode()
+        [bad] = [x for x in letters_at_end if x["reason"] == "not_an_alert"]
+        assert bad["error"] == "missing or empty alert_id" and bad["raw"] == '{"not":"an alert"}'
+        assert metric(notify, "relscore_notify_deliveries_total", destination="hanging",
+                      outcome="dead_lettered") == len(alerts)
+        assert metric(notify, "relscore_notify_alerts_total", outcome="not_an_alert") == 1
+        assert len(hanging.received) == 2 * len(alerts)
+
+
+def wait_for_letters(settings: Settings, count: int) -> list[dict[str, Any]]:
+    letters: list[dict[str, Any]] = []
+
+    def enough() -> bool:
+        letters[:] = read_all(settings, settings.topics.notify_dlq)
+        return len(letters) >= count
+
+    wait_until(enough, f"{count} dead letters")
+    return letters
