@@ -225,7 +225,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     produce.set_defaults(func=cmd_produce)
 
     tail_cmd = sub.add_parser("tail", help="print score or alert messages as they arrive")
-    tail_cmd.add_argument("what", choices=("scores", "alerts", "dlq"))
+    tail_cmd.add_argument("what", choices=("scores", "alerts", "dlq", "notify-dlq"))
     tail_cmd.add_argument("--customer", help="only this customer id")
     tail_cmd.add_argument("--from-beginning", action="store_true")
     tail_cmd.add_argument("--no-follow", action="store_true", help="stop at the end of the topic")

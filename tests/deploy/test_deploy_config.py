@@ -47,6 +47,8 @@ from streams.cli import build_parser
 from streams.laptop.scenario import scripted_population
 from streams.laptop.stack import KAFKA_VERSION
 from streams.laptop.worker_process import WorkerProcess
+from streams.notify import metrics as notify_metrics
+from streams.notify.routes import load_routes
 from streams.runtime import metrics
 from streams.settings import ENV_PREFIX, Settings
 from streams.tools.topic_reader import wait_caught_up
@@ -270,11 +272,12 @@ def exposed_names(families: Iterable[Metric]) -> tuple[set[str], set[str]]:
 
 
 def code_metric_names() -> set[str]:
-    """Every series name the worker can expose: streams/runtime/metrics.py plus Faust's sensors."""
+    """Every series name relscore can expose: streams/runtime/metrics.py plus Faust's sensors,
+    and relscore notify's streams/notify/metrics.py."""
     faust_registry = CollectorRegistry()
     FaustMetrics.create(faust_registry, FAUST_PREFIX)
     names: set[str] = set()
-    for registry in (metrics.REGISTRY, faust_registry):
+    for registry in (metrics.REGISTRY, faust_registry, notify_metrics.REGISTRY):
         declared, sampled = exposed_names(registry.collect())
         names |= declared | sampled
     return names
@@ -351,6 +354,8 @@ def test_alert_rules_have_runbook_annotations_and_cover_the_failure_modes() -> N
     assert "relscore_redis_errors_total" in rules["RelscoreRedisProjectorFailing"]["expr"]
     assert "relscore_redis_pending_customers" in rules["RelscoreRedisPendingGrowing"]["expr"]
     assert 'up{job="relscore"}' in rules["RelscoreWorkerDown"]["expr"]
+    assert 'outcome="dead_lettered"' in rules["RelscoreNotificationsDeadLettered"]["expr"]
+    assert "relscore_notify_pending_alerts" in rules["RelscoreNotifyBacklog"]["expr"]
 
 
 def test_promtool_rule_unit_tests_pass_and_every_alert_is_shown_firing(
@@ -436,8 +441,8 @@ def test_k8s_manifests_match_the_kubernetes_schemas() -> None:
             except kubernetes_validate.ValidationError as exc:
                 pytest.fail(f"{path.name} ({doc['kind']}) against Kubernetes {version}: "
                             f"{exc.message} at {list(exc.path)}")
-    assert sorted(kinds) == ["ConfigMap", "Deployment", "Deployment", "PodDisruptionBudget",
-                            "Secret", "Service"]
+    assert sorted(kinds) == ["ConfigMap", "ConfigMap", "Deployment", "Deployment", "Deployment",
+                            "PodDisruptionBudget", "Secret", "Service"]
 
     # Strict validation refuses an unknown field and a wrong type.
     deployment = worker_deployment()
@@ -482,8 +487,9 @@ def test_every_relscore_variable_is_a_settings_field_and_from_env_accepts_the_va
         for key, value in relscore.items():
             assert settings[key] == value, f"{where}: {key}={value!r}"
 
-    secret_keys = set(k8s_resource("Secret")["stringData"])
-    assert secret_keys <= SETTINGS_ENV, f"Secret keys must be Settings variables: {secret_keys}"
+    secret_keys = set(k8s_resource("Secret")["stringData"]) - set(k8s_notify_routes_env())
+    assert secret_keys <= SETTINGS_ENV, ("Secret keys must be Settings variables or variables "
+                                         f"the notify routes name: {secret_keys}")
 
 
 def k8s_worker_env() -> dict[str, str]:
@@ -636,7 +642,7 @@ def test_prometheus_scrapes_the_worker_web_port() -> None:
     services = compose()["services"]
     worker = Settings.from_env(env_mapping(services["worker"]["environment"]))
     projector = Settings.from_env(env_mapping(services["projector"]["environment"]))
-    assert targets == [f"worker:{worker.web.port}", f"projector:{projector.web.port + 1}"]
+    assert targets[:2] == [f"worker:{worker.web.port}", f"projector:{projector.web.port + 1}"]
     assert services["projector"]["command"] == ["project"]
     assert worker.worker.projector == "off", "compose runs the projector apart: the worker must not"
     # Compose mounts this directory where the config file is read from.
@@ -716,7 +722,7 @@ def test_k8s_scoring_config_is_mounted_where_config_path_points_and_loads(
     container = worker_container()
     volumes = {v["name"]: v for v in worker_deployment()["spec"]["template"]["spec"]["volumes"]}
     [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == config_dir]
-    config_map = k8s_resource("ConfigMap")
+    config_map = k8s_resource("ConfigMap", "relscore-scoring")
     source = volumes[mount["name"]]["configMap"]
     assert source["name"] == config_map["metadata"]["name"]
     [item] = [i for i in source["items"] if i["path"] == file_name]
@@ -967,3 +973,85 @@ def test_real_prometheus_scrapes_a_running_worker_and_the_dashboard_queries_retu
     poll("every dashboard query returns data", every_query_has_data, timeout=60,
          detail=lambda: empty)
     assert worker.process is not None and worker.process.poll() is None
+
+
+# --------------------------------------------------------------------------- relscore notify
+
+
+def k8s_container_env(deployment: str) -> dict[str, str]:
+    """A Deployment's container environment, secrets filled in from secret.example.yaml."""
+    secret = k8s_resource("Secret")
+    (container,) = k8s_resource("Deployment", deployment)["spec"]["template"]["spec"][
+        "containers"]
+    env: dict[str, str] = {}
+    for item in container["env"]:
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        else:
+            ref = item["valueFrom"]["secretKeyRef"]
+            assert ref["name"] == secret["metadata"]["name"], item["name"]
+            env[item["name"]] = secret["stringData"][ref["key"]]
+    return env
+
+
+def k8s_notify_routes_env() -> list[str]:
+    """The environment variables the k8s routes file names for its secrets."""
+    routes = tomllib.loads(k8s_resource("ConfigMap", "relscore-notify-routes")["data"][
+        "routes.toml"])
+    return [value for table in routes["destinations"].values()
+            for key, value in table.items() if key.endswith("_env")]
+
+
+def test_compose_notify_loads_the_example_routes_with_the_secrets_it_passes() -> None:
+    services = compose()["services"]
+    notify = services["notify"]
+    assert build_parser().parse_args(notify["command"]).command == "notify"
+    env = env_mapping(notify["environment"])
+    settings = Settings.from_env({k: v for k, v in env.items() if k.startswith(ENV_PREFIX)})
+    # The routes file is the repository's example, mounted where RELSCORE_NOTIFY_ROUTES says.
+    [mount] = [str(volume).split(":") for volume in notify["volumes"]]
+    host_dir, container_dir = mount[0], mount[1]
+    routes_file = Path(str(settings.notify.routes_file))
+    assert routes_file.parent == Path(container_dir)
+    local = (ROOT / host_dir / routes_file.name).resolve()
+    assert local == ROOT / "deploy" / "notify" / "routes.example.toml"
+    # Every secret the routes name is passed from the host, and refused when unset.
+    named = {value for table in tomllib.loads(local.read_text())["destinations"].values()
+             for key, value in table.items() if key.endswith("_env")}
+    assert named and named <= set(env), f"compose does not pass {named - set(env)}"
+    assert all(env[name].startswith("${" + name + ":?") for name in named)
+    routing = load_routes(local, {name: "https://hooks.example.com/x" for name in named})
+    assert set(routing.destinations) == {"cs-team", "cs-slack", "owner-mail"}
+    assert (settings.notify.port, settings.notify.port) in compose_ports(notify)
+    assert settings.notify.page_url == "http://localhost:6066"
+    targets = load_yaml(PROM_DIR / "prometheus.yml")["scrape_configs"][0]["static_configs"][0][
+        "targets"]
+    assert f"notify:{settings.notify.port}" in targets
+
+
+def test_k8s_notify_mounts_routes_that_load_and_probes_its_own_port() -> None:
+    deployment = k8s_resource("Deployment", "relscore-notify")
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    assert container["args"] == ["notify"] and deployment["spec"]["replicas"] == 1
+    env = k8s_container_env("relscore-notify")
+    settings = Settings.from_env({k: v for k, v in env.items() if k.startswith(ENV_PREFIX)})
+    [mount] = container["volumeMounts"]
+    [volume] = [v for v in pod["spec"]["volumes"] if v["name"] == mount["name"]]
+    config_map = k8s_resource("ConfigMap", volume["configMap"]["name"])
+    routes_file = Path(str(settings.notify.routes_file))
+    assert routes_file.parent == Path(mount["mountPath"])
+    text = config_map["data"][routes_file.name]
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"relscore-k8s-routes-{os.getpid()}.toml"
+    path.write_text(text)
+    try:
+        routing = load_routes(path, env)  # every secret it names is in the container's env
+    finally:
+        path.unlink()
+    assert routing.destinations and routing.fallback
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"http": settings.notify.port}
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(settings.notify.port)
+    assert env["RELSCORE_KAFKA_BOOTSTRAP"] == k8s_worker_env()["RELSCORE_KAFKA_BOOTSTRAP"]
