@@ -30,6 +30,14 @@ from scorers.config import DAY_MS, ScoringConfig
 from scorers.model import BAND_NAMES
 from scorers.timefmt import format_ms, parse_rfc3339_ms
 from streams.kafka_clients import kafka_client_config
+from streams.laptop.demo_notifications import (
+    NotificationTally,
+    demo_owners,
+    notification_lines,
+    routes_env,
+    tally,
+    write_routes,
+)
 from streams.laptop.simulator import (
     DUPLICATE,
     LATE,
@@ -43,9 +51,11 @@ from streams.laptop.simulator import (
 )
 from streams.laptop.stack import StackError, stack_down, stack_status, stack_up
 from streams.laptop.stack_settings import StackSettings
-from streams.laptop.worker_process import WorkerProcess
+from streams.laptop.webhook_inbox import WebhookInbox
+from streams.laptop.worker_process import NotifyProcess, WorkerProcess
 from streams.runtime.topic_layout import ensure_topics, required_topics
 from streams.settings import Settings
+from streams.tools.owner_loader import load_owners
 from streams.tools.topic_reader import read_all, wait_caught_up
 
 DEFAULT_CUSTOMERS = 48
@@ -277,6 +287,7 @@ class DemoResult:
     summary: DemoSummary | None = None
     lines: list[str] = field(default_factory=list)
     worker_pid: int | None = None
+    notifications: NotificationTally | None = None
 
 
 def _port_free(port: int) -> bool:
@@ -299,6 +310,7 @@ def demo_settings(settings: Settings, run_dir: Path, run_id: str) -> Settings:
     the worker keeps its data under ``run_dir``."""
     prefix = f"demo-{run_id}."
     port = settings.web.port if _port_free(settings.web.port) else _free_port()
+    notify_port = settings.notify.port if _port_free(settings.notify.port) else _free_port()
     return settings.override(
         app_id=f"relscore-demo-{run_id}",
         topic_purchases=prefix + "purchases",
@@ -312,6 +324,8 @@ def demo_settings(settings: Settings, run_dir: Path, run_id: str) -> Settings:
         topic_notify_dlq=prefix + "relationship-notify-dlq",
         redis_prefix=f"relscore-demo-{run_id}:",
         web_port=port,
+        notify_port=notify_port,
+        notify_page_url=f"http://127.0.0.1:{port}",
         data_dir=str(run_dir / "worker"),
     )
 
@@ -478,8 +492,21 @@ def run_demo(
     result = DemoResult(code=1, settings=demo, simulation=sim)
     keep_worker = False
     halt = threading.Event()
+    secret = os.urandom(16).hex()
+    inbox = WebhookInbox(secret)
+    notify: NotifyProcess | None = None
     try:
         ensure_topics(demo)
+        owners = demo_owners(sorted(sim.personas))
+        load_owners(demo, owners)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        inbox.start()
+        notify = NotifyProcess(demo.override(notify_routes=str(write_routes(run_dir))),
+                               run_dir / "notify.log", routes_env(inbox.url, secret))
+        echo(f"Starting relscore notify (log: {notify.log_path}): alerts of the {len(owners)} "
+             f"customers with an owner go to their owner, the others to the team, all at a "
+             f"local webhook ({inbox.url.rsplit('/', 1)[0]})...")
+        notify.start().wait_ready()
         echo(f"Starting a worker (log: {worker.log_path})...")
         worker.start().wait_ready()
         mix = ", ".join(f"{len(sim.customers_of(p))} {p}" for p in PERSONAS)
@@ -521,7 +548,8 @@ def run_demo(
         alerts = read_all(demo, demo.topics.alerts, timeout=60)
         summary = build_summary(scores, alerts, facts, personas=sim.personas)
         result.summary = summary
-        result.lines = summary_lines(summary)
+        result.notifications = _await_notifications(alerts, inbox)
+        result.lines = [*summary_lines(summary), *notification_lines(result.notifications)]
         echo("")
         for line in result.lines:
             echo(line)
@@ -548,6 +576,9 @@ def run_demo(
         result.code = 130
     finally:
         halt.set()  # stops the feed if it still runs (an error or Ctrl-C)
+        if notify is not None:
+            notify.stop()
+        inbox.close()
         if not keep_worker:
             worker.stop()
             if not keep_topics:
@@ -560,6 +591,17 @@ def run_demo(
                 echo("Stopping the local stack (use --keep-stack to leave it running).")
                 stack_down(stack)
     return result
+
+
+def _await_notifications(alerts: Sequence[Message], inbox: WebhookInbox,
+                         timeout_s: float = 60.0) -> NotificationTally:
+    """What the receiver took once every alert is there (or ``timeout_s`` has passed)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = tally(alerts, inbox.received)
+        if not result.missing or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
 
 
 def _day(epoch_ms: int) -> str:

@@ -64,16 +64,26 @@ class WebhookInbox:
         """The requests answered with a ``status_class``xx status (default: taken)."""
         return [d for d in self.received if d.status // 100 == status_class]
 
-    def __enter__(self) -> WebhookInbox:
+    def start(self) -> WebhookInbox:
+        """Serve (returns once the port is open; :attr:`url` is then set)."""
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
+        """Stop serving (answering any hung request); harmless when never started."""
+        if not self._thread.is_alive():
+            return
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+    def __enter__(self) -> WebhookInbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     async def _start(self) -> None:
         self._released = asyncio.Event()

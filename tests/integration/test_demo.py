@@ -85,6 +85,20 @@ def test_the_demo_summary_matches_the_output_topics(
         assert "events/s" in text and "lag:" in text
         assert f"http://127.0.0.1:{demo.web.port}/" in text
         assert "relscore demo --keep-stack" in text
+
+        # Every alert reached the local webhook, once, signed, told by owner.
+        notes = result.notifications
+        assert notes is not None
+        assert (notes.alerts, notes.delivered, notes.repeats, notes.missing) == (
+            len(alerts), len(alerts), 0, [])
+        assert notes.signed == len(alerts)
+        owners = {o["customer_id"]: o["owner"] for o in read_all(demo, demo.topics.owners)}
+        expected = Counter(owners.get(a["customer_id"], "nobody") for a in alerts)
+        assert {**notes.by_owner, "nobody": notes.to_team} == {
+            **dict.fromkeys(expected, 0), "nobody": 0, **expected}
+        assert (f"Notifications: {len(alerts)} of {len(alerts)} alerts delivered to the local "
+                "webhook, every signature valid:") in text
+        assert read_all(demo, demo.topics.notify_dlq) == []
     finally:
         admin = KafkaAdminClient(**kafka_client_config(demo.kafka))
         try:
