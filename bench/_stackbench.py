@@ -76,6 +76,7 @@ def app_settings(base: Settings, inputs_prefix: str, app_id: str, work_dir: Path
         "topic_rekey": f"{app_id}-rekey",
         "topic_owners": f"{app_id}-owners",
         "topic_notify_dlq": f"{app_id}-notify-dlq",
+        "topic_alert_actions": f"{app_id}-alert-actions",
         "web_port": free_port(),
         "web_host": "127.0.0.1",
         "data_dir": str(work_dir / app_id),

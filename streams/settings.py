@@ -171,6 +171,8 @@ class Topics:
     owners: str = env_field("TOPIC_OWNERS", "relationship-owners")
     # notifications a destination never took, with the reason (written by relscore notify)
     notify_dlq: str = env_field("TOPIC_NOTIFY_DLQ", "relationship-notify-dlq")
+    # acknowledgements and snoozes of alerts (compacted), written by the workers' HTTP API
+    alert_actions: str = env_field("TOPIC_ALERT_ACTIONS", "relationship-alert-actions")
     partitions: int = env_field("PARTITIONS", 4)
     replication_factor: int = env_field("REPLICATION_FACTOR", 1)
 
@@ -384,6 +386,7 @@ class Settings:
             "topic_rekey": f"{tag}.rekey",
             "topic_owners": f"{tag}.relationship-owners",
             "topic_notify_dlq": f"{tag}.relationship-notify-dlq",
+            "topic_alert_actions": f"{tag}.relationship-alert-actions",
         }
         return self.override(**{**values, **overrides})
 

@@ -322,6 +322,7 @@ def demo_settings(settings: Settings, run_dir: Path, run_id: str) -> Settings:
         topic_rekey=prefix + "rekey",
         topic_owners=prefix + "relationship-owners",
         topic_notify_dlq=prefix + "relationship-notify-dlq",
+        topic_alert_actions=prefix + "relationship-alert-actions",
         redis_prefix=f"relscore-demo-{run_id}:",
         web_port=port,
         notify_port=notify_port,

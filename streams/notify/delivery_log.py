@@ -19,6 +19,9 @@ from typing import Any
 DEFAULT_TTL_S = 90 * 24 * 3600
 DELIVERED = "delivered"
 DEAD_LETTERED = "dead_lettered"
+# held during a snooze, and not sent since the customer recovered before it ended
+DROPPED = "dropped"
+OUTCOMES = (DELIVERED, DEAD_LETTERED, DROPPED)
 
 
 class DeliveryLog:
@@ -37,12 +40,13 @@ class DeliveryLog:
         return f"{self.prefix}notify:done:{destination}:{alert_id}"
 
     async def outcome(self, alert_id: str, destination: str) -> str | None:
-        """``delivered``, ``dead_lettered``, or None when the pair is not done yet."""
+        """``delivered``, ``dead_lettered``, ``dropped``, or None when the pair is not done
+        yet."""
         value = await self.client.get(self.key(alert_id, destination))
         return None if value is None else bytes(value).decode()
 
     async def record(self, alert_id: str, destination: str, outcome: str) -> None:
-        """Mark the pair done with ``outcome`` (``delivered`` or ``dead_lettered``)."""
-        if outcome not in (DELIVERED, DEAD_LETTERED):
-            raise ValueError(f"outcome must be {DELIVERED} or {DEAD_LETTERED}, got {outcome!r}")
+        """Mark the pair done with ``outcome`` (one of :data:`OUTCOMES`)."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
         await self.client.set(self.key(alert_id, destination), outcome, ex=self.ttl_s)

@@ -13,14 +13,15 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 ALERTS = Counter(
     "relscore_notify_alerts",
     "Alerts read from the alerts topic, by outcome (routed, unrouted: no route takes it, "
-    "not_an_alert: dead-lettered unread).",
+    "held: its customer is snoozed, not_an_alert: dead-lettered unread).",
     ["outcome"],
     registry=REGISTRY,
 )
 DELIVERIES = Counter(
     "relscore_notify_deliveries",
     "(alert, destination) pairs done, by outcome: delivered, dead_lettered (to the notify "
-    "dead-letter topic after the retries), already_done (found in the delivery log).",
+    "dead-letter topic after the retries), dropped (held in a snooze the customer recovered "
+    "during), already_done (found in the delivery log).",
     ["destination", "kind", "outcome"],
     registry=REGISTRY,
 )
@@ -46,6 +47,11 @@ QUEUED = Gauge(
 PENDING = Gauge(
     "relscore_notify_pending_alerts",
     "Alerts read but not yet done at every destination (offsets are committed past none).",
+    registry=REGISTRY,
+)
+HELD = Gauge(
+    "relscore_notify_held_alerts",
+    "Alerts of snoozed customers, held until the snooze ends.",
     registry=REGISTRY,
 )
 OWNERS = Gauge(

@@ -16,6 +16,12 @@ Once per alert and destination:
 
 A crash between 2 and 4 sends that one notification again on restart, with the same
 idempotency key; nothing before 4 is lost, since its alert's offset was not committed.
+
+Snoozes (from the alert-actions topic): a snoozed customer's new alerts are held until the
+snooze ends. Then those after the customer's last held ``recovered`` alert are sent, and the
+others (the fall and the recovery nobody needed to hear of) are dropped, recorded as such
+in the delivery log. Held alerts keep their partition's committed offset behind them, so a
+restart reads them again and holds them again.
 """
 
 from __future__ import annotations
@@ -35,17 +41,20 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from redis.exceptions import RedisError
 
+from scorers.alerts import RECOVERED
 from streams.kafka_clients import aiokafka_client_config
 from streams.notify import metrics
 from streams.notify.courier import deliver
 from streams.notify.dead_letter import not_an_alert, undeliverable
-from streams.notify.delivery_log import DEAD_LETTERED, DELIVERED, DeliveryLog
+from streams.notify.delivery_log import DEAD_LETTERED, DELIVERED, DROPPED, DeliveryLog
 from streams.notify.offset_ledger import OffsetLedger
 from streams.notify.owner_directory import OwnerDirectory
 from streams.notify.owners import Owner
 from streams.notify.routes import Destination, Routing
 from streams.notify.webhook_sender import Sleep
+from streams.runtime.alert_actions import ActionBook, apply_action
 from streams.runtime.projector import redis_client
+from streams.runtime.topic_follower import follow_topic
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,12 +68,38 @@ STALL_S = 30.0
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One alert for one destination, and where the alert was read."""
+    """One alert for one destination, and where the alert was read; ``drop``: record it as
+    dropped instead of sending it."""
 
     partition: TopicPartition
     offset: int
     alert: dict[str, Any]
     owner: Owner | None
+    drop: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An alert of a snoozed customer, and the destinations it waits for."""
+
+    partition: TopicPartition
+    offset: int
+    alert: dict[str, Any]
+    owner: Owner | None
+    destinations: tuple[str, ...]
+
+
+def release(held: list[Held]) -> tuple[list[Held], list[Held]]:
+    """A customer's held alerts once the snooze ends: (to send, to drop). Everything up to
+    and including the last ``recovered`` alert is dropped: the customer came back meanwhile.
+
+    >>> def held(kind): return Held(TopicPartition("alerts", 0), 0, {"type": kind}, None, ())
+    >>> send, drop = release([held("below_threshold"), held("recovered"), held("sharp_drop")])
+    >>> [h.alert["type"] for h in send], [h.alert["type"] for h in drop]
+    (['sharp_drop'], ['below_threshold', 'recovered'])
+    """
+    last = max((n for n, h in enumerate(held) if h.alert.get("type") == RECOVERED), default=-1)
+    return held[last + 1:], held[:last + 1]
 
 
 def read_alert(value: bytes | None) -> dict[str, Any]:
@@ -97,6 +132,9 @@ class Notifier:
         self.routing = routing
         self.sleep = sleep
         self.owners = OwnerDirectory()
+        self.actions = ActionBook()
+        self.actions_ready = asyncio.Event()
+        self.held: dict[str, list[Held]] = {}
         self.ledger: OffsetLedger[TopicPartition] = OffsetLedger()
         self.queues: dict[str, asyncio.Queue[Job]] = {
             name: asyncio.Queue() for name in routing.destinations}
@@ -115,6 +153,8 @@ class Notifier:
             "status": "ok" if ok else ("stalled" if self.ready.is_set() else "starting"),
             "owners": len(self.owners.owners),
             "pending_alerts": self.ledger.pending(),
+            "held_alerts": sum(len(held) for held in self.held.values()),
+            "snoozed_customers": self.actions.snoozed(_now_ms()),
             "queued": {name: queue.qsize() for name, queue in self.queues.items()},
         }
 
@@ -132,8 +172,14 @@ class Notifier:
             stack.push_async_callback(session.close)
             delivery_log = DeliveryLog(redis, settings.redis.prefix)
             owners = asyncio.create_task(self.owners.follow(settings), name="owners")
-            stack.push_async_callback(_cancel, [owners])
+            actions = asyncio.create_task(follow_topic(
+                settings, settings.topics.alert_actions,
+                lambda key, value: apply_action(self.actions, key, value), self.actions_ready),
+                name="alert-actions")
+            stack.push_async_callback(_cancel, [owners, actions])
             await _first(self.owners.ready.wait(), owners)
+            await _first(self.actions_ready.wait(), actions)
+            log.info("%d customers have an owner", len(self.owners.owners))
             consumer = AIOKafkaConsumer(
                 group_id=f"{settings.worker.app_id}-notify",
                 enable_auto_commit=False,
@@ -151,7 +197,7 @@ class Notifier:
             self.ready.set()
             log.info("delivering %s to %d destinations (group %s)", settings.topics.alerts,
                      len(self.queues), f"{settings.worker.app_id}-notify")
-            await self._consume(consumer, producer, [owners, *senders])
+            await self._consume(consumer, producer, [owners, actions, *senders])
 
     async def _consume(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
                        tasks: list[asyncio.Task[None]]) -> None:
@@ -171,6 +217,7 @@ class Notifier:
                 self.settled.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.settled.wait(), 0.5)
+            self._release_held(_now_ms())
             metrics.PENDING.set(self.ledger.pending())
             if time.monotonic() - last_commit >= COMMIT_INTERVAL_S:
                 await self._commit(consumer)
@@ -189,13 +236,52 @@ class Notifier:
             await self._dead_letter(producer, record.key, letter)
             self.ledger.read(tp, record.offset, deliveries=0)
             return
-        owner = self.owners.get(alert["customer_id"])
+        customer = alert["customer_id"]
+        owner = self.owners.get(customer)
         names = self.routing.destinations_for(alert, owner)
-        metrics.ALERTS.labels("routed" if names else "unrouted").inc()
         self.ledger.read(tp, record.offset, deliveries=len(names))
+        if names and self.actions.snoozed_until(customer, _now_ms()) is not None:
+            metrics.ALERTS.labels("held").inc()
+            self.held.setdefault(customer, []).append(
+                Held(tp, record.offset, alert, owner, tuple(names)))
+            metrics.HELD.set(sum(len(held) for held in self.held.values()))
+            return
+        metrics.ALERTS.labels("routed" if names else "unrouted").inc()
         for name in names:
-            self.queues[name].put_nowait(Job(tp, record.offset, alert, owner))
-            metrics.QUEUED.labels(name).set(self.queues[name].qsize())
+            self._enqueue(name, Job(tp, record.offset, alert, owner))
+
+    def forget(self, partitions: set[TopicPartition]) -> None:
+        """Drop what was read from ``partitions`` (gone to another consumer, or coming back
+        from the committed offset): their alerts will be read again."""
+        self.ledger.forget(partitions)
+        for tp in partitions:
+            self._committed.pop(tp, None)
+        for customer in list(self.held):
+            kept = [h for h in self.held[customer] if h.partition not in partitions]
+            if kept:
+                self.held[customer] = kept
+            else:
+                del self.held[customer]
+        metrics.HELD.set(sum(len(held) for held in self.held.values()))
+
+    def _enqueue(self, name: str, job: Job) -> None:
+        self.queues[name].put_nowait(job)
+        metrics.QUEUED.labels(name).set(self.queues[name].qsize())
+
+    def _release_held(self, now_ms: int) -> None:
+        """Send or drop the held alerts of the customers whose snooze has ended."""
+        ended = [customer for customer in self.held
+                 if self.actions.snoozed_until(customer, now_ms) is None]
+        for customer in ended:
+            send, drop = release(self.held.pop(customer))
+            log.info("snooze of %s ended: %d held alerts sent, %d dropped (recovered)",
+                     customer, len(send), len(drop))
+            for held, dropped in [*((h, True) for h in drop), *((h, False) for h in send)]:
+                for name in held.destinations:
+                    self._enqueue(name, Job(held.partition, held.offset, held.alert,
+                                            held.owner, drop=dropped))
+        if ended:
+            metrics.HELD.set(sum(len(held) for held in self.held.values()))
 
     async def _destination_loop(self, destination: Destination, delivery_log: DeliveryLog,
                                 session: aiohttp.ClientSession,
@@ -228,6 +314,10 @@ class Notifier:
         done = await self._retrying("redis", lambda: delivery_log.outcome(alert_id, name))
         if done is not None:
             metrics.DELIVERIES.labels(name, destination.kind, "already_done").inc()
+            return
+        if job.drop:
+            await self._retrying("redis", lambda: delivery_log.record(alert_id, name, DROPPED))
+            metrics.DELIVERIES.labels(name, destination.kind, DROPPED).inc()
             return
         started = time.perf_counter()
         outcome = await deliver(session, destination, job.alert, job.owner,
@@ -290,9 +380,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self.notifier._commit(self.consumer, set(revoked))
-        self.notifier.ledger.forget(revoked)
-        for tp in revoked:
-            self.notifier._committed.pop(tp, None)
+        self.notifier.forget(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         return None

@@ -13,12 +13,10 @@ import asyncio
 import logging
 
 import orjson
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
 
-from streams.kafka_clients import aiokafka_client_config
 from streams.notify import metrics
 from streams.notify.owners import Owner
+from streams.runtime.topic_follower import follow_topic
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,48 +54,9 @@ class OwnerDirectory:
             log.warning("owners topic: a record is not an owner (key %r); it is ignored", key)
             return
         self.owners[owner.customer_id] = owner
+        metrics.OWNERS.set(len(self.owners))
 
-    async def follow(self, settings: Settings, poll_timeout_ms: int = 1000) -> None:
+    async def follow(self, settings: Settings) -> None:
         """Read the owners topic from its start, set :attr:`ready` once caught up, and
         go on following it until cancelled."""
-        topic = settings.topics.owners
-        # No group: every partition is this consumer's, read from the start each time.
-        consumer = AIOKafkaConsumer(topic, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest",
-                                    **aiokafka_client_config(settings.kafka))
-        await consumer.start()
-        try:
-            end = await self._end_offsets(consumer, topic)
-            while True:
-                batches = await consumer.getmany(timeout_ms=poll_timeout_ms, max_records=5000)
-                for records in batches.values():
-                    for record in records:
-                        self.apply(record.key, record.value)
-                metrics.OWNERS.set(len(self.owners))
-                if not self.ready.is_set() and await _caught_up(consumer, end):
-                    log.info("owners topic %s read: %d customers have an owner", topic,
-                             len(self.owners))
-                    self.ready.set()
-        finally:
-            await consumer.stop()
-
-    async def _end_offsets(self, consumer: AIOKafkaConsumer,
-                           topic: str) -> dict[TopicPartition, int]:
-        """The end offsets of every partition, once the consumer has them assigned."""
-        for _ in range(50):
-            assigned = consumer.assignment()
-            if assigned:
-                return dict(await consumer.end_offsets(list(assigned)))
-            # The first fetch brings the metadata, then the assignment (and maybe records).
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for record in records:
-                    self.apply(record.key, record.value)
-        raise LookupError(f"the owners topic {topic} does not exist; create it with "
-                          "`relscore owners load FILE` or let a worker create its topics")
-
-
-async def _caught_up(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:
-    for tp, offset in end.items():
-        if await consumer.position(tp) < offset:
-            return False
-    return True
+        await follow_topic(settings, settings.topics.owners, self.apply, self.ready)

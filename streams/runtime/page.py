@@ -6,13 +6,19 @@ customers at risk (score, band, trend, drivers) and the latest alerts.
 
 ``GET /alerts/recent?limit=N`` answers from memory: every worker follows the whole alert topic
 with its own consumer (no consumer group, so each worker sees every partition), starting a
-little before the end, and keeps the latest :data:`MAX_RECENT` alerts by emission time.
+little before the end, and keeps the latest :data:`MAX_RECENT` alerts by emission time. Each
+alert carries its state (open or acknowledged, and its customer's snooze) from the alert
+actions, which every worker follows from the start of their topic.
+
+``POST /alerts/{alert_id}/ack[?by=NAME]`` and ``POST /alerts/{alert_id}/snooze?until=...``
+record an action on the alert-actions topic (:mod:`streams.runtime.alert_actions`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from importlib import resources
 from typing import Any
@@ -24,6 +30,15 @@ from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 
 from streams.kafka_clients import aiokafka_client_config
+from streams.runtime.alert_actions import (
+    ACK,
+    SNOOZE,
+    ActionBook,
+    ActionError,
+    apply_action,
+    new_action,
+)
+from streams.runtime.topic_follower import follow_topic
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -133,10 +148,46 @@ async def _follow(settings: Settings, topic: str, recent: RecentAlerts, backlog:
         await consumer.stop()
 
 
+async def follow_actions(settings: Settings, book: ActionBook, ready: asyncio.Event) -> None:
+    """Fill ``book`` from the alert-actions topic until cancelled (retries while Kafka or the
+    topic is away)."""
+    while True:
+        try:
+            await follow_topic(settings, settings.topics.alert_actions,
+                               lambda key, value: apply_action(book, key, value), ready)
+        except (KafkaError, LookupError) as exc:
+            log.warning("alert-actions feed: %s; retrying", exc.__class__.__name__)
+        await asyncio.sleep(RETRY_S)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def register_page(app: faust.App, settings: Settings) -> RecentAlerts:
-    """Add ``/`` and ``/alerts/recent`` to ``app``'s web server and the task feeding them."""
+    """Add ``/``, ``/alerts/recent`` and the alert actions to ``app``'s web server, and the
+    tasks feeding them."""
     recent = RecentAlerts()
+    book = ActionBook()
     html = index_html()
+
+    async def act(view: View, action: str, alert_id: str, request: Request) -> Response:
+        try:
+            taken = new_action(action, alert_id, _now_ms(), until=request.query.get("until"),
+                               by=request.query.get("by") or None)
+        except ActionError as exc:
+            return view.json({"error": f"bad_{action}", "detail": str(exc)}, status=400)
+        try:
+            await app.producer.send_and_wait(settings.topics.alert_actions, taken.key,
+                                             taken.to_json(), None, None, None)
+        except KafkaError as exc:
+            log.warning("alert action on %s not recorded: %s", alert_id,
+                        exc.__class__.__name__)
+            return view.json({"error": "not_recorded", "detail": "Kafka did not take the "
+                              f"action ({exc.__class__.__name__}); try again"}, status=503)
+        book.apply(taken)
+        return view.json({"alert_id": alert_id, "customer_id": taken.customer_id,
+                          "action": action, **book.state(alert_id, _now_ms())})
 
     @app.page("/")
     class Index(View):
@@ -155,11 +206,27 @@ def register_page(app: faust.App, settings: Settings) -> RecentAlerts:
                 return self.json({"error": "bad_limit",
                                   "detail": f"limit must be an integer 1..{MAX_RECENT}, "
                                             f"got {raw!r}"}, status=400)
-            return self.json({"alerts": recent.latest(limit)})
+            now = _now_ms()
+            return self.json({"alerts": [{**alert, **book.state(str(alert.get("alert_id")), now)}
+                                         for alert in recent.latest(limit)]})
+
+    @app.page("/alerts/{alert_id}/ack")
+    class Acknowledge(View):
+        async def post(self, request: Request, alert_id: str) -> Response:
+            return await act(self, ACK, alert_id, request)
+
+    @app.page("/alerts/{alert_id}/snooze")
+    class Snooze(View):
+        async def post(self, request: Request, alert_id: str) -> Response:
+            return await act(self, SNOOZE, alert_id, request)
 
     @app.task  # type: ignore[untyped-decorator]
     async def recent_alerts_feed() -> None:
         await follow_alerts(settings, recent)
 
-    del Index, Recent, recent_alerts_feed
+    @app.task  # type: ignore[untyped-decorator]
+    async def alert_actions_feed() -> None:
+        await follow_actions(settings, book, asyncio.Event())
+
+    del Index, Recent, Acknowledge, Snooze, recent_alerts_feed, alert_actions_feed
     return recent

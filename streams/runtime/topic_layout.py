@@ -57,6 +57,7 @@ def required_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topics.dlq, n, plain),
         TopicSpec(settings.topics.owners, n, compacted),
         TopicSpec(settings.topics.notify_dlq, n, plain),
+        TopicSpec(settings.topics.alert_actions, n, compacted),
     ]
 
 

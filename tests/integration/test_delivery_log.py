@@ -44,6 +44,6 @@ def test_a_pair_is_done_once_recorded_per_destination_and_expires(stack: Setting
     assert after == [DELIVERED, DEAD_LETTERED, None, None]
 
 
-def test_only_the_two_outcomes_are_recorded() -> None:
-    with pytest.raises(ValueError, match="outcome must be delivered or dead_lettered"):
+def test_only_the_known_outcomes_are_recorded() -> None:
+    with pytest.raises(ValueError, match="must be one of delivered, dead_lettered, dropped"):
         asyncio.run(DeliveryLog(None, "p:").record(ALERT, "cs-team", "sent"))

@@ -100,6 +100,19 @@ def test_the_page_shows_the_customers_at_risk_and_the_alerts_and_follows_new_eve
             assert new_ids
             await browser.wait_for(DOM_ALERTS, lambda feed: new_ids <= set(feed))
             await browser.screenshot(ARTIFACTS / "page-updated.png")
+
+            # The Acknowledge button of an alert records the action; the page then shows it.
+            target = sorted(new_ids)[0]
+            button = (f"document.querySelector('#alerts [data-alert=\"{target}\"] button.ack')")
+            assert await browser.evaluate(f"{button} !== null")
+            await browser.evaluate(f"{button}.click()")
+            state = f"document.querySelector('#alerts [data-alert=\"{target}\"]').dataset.state"
+            await browser.wait_for(state, lambda shown: shown == "acknowledged")
+            assert await browser.evaluate(f"{button} === null"), "acknowledged twice?"
+            recent = await asyncio.to_thread(get_json, worker.url + "/alerts/recent?limit=50")
+            [acked] = [a for a in recent["alerts"] if a["alert_id"] == target]
+            assert acked["state"] == "acknowledged" and acked["acknowledged_at"]
+            await browser.screenshot(ARTIFACTS / "page-acknowledged.png")
         finally:
             await browser.close()
 
