@@ -143,6 +143,7 @@ class Notifier:
         self.last_poll = time.monotonic()
         self._committed: dict[TopicPartition, int] = {}
         self._busy: set[str] = set()
+        self.delivery_log: DeliveryLog | None = None
         self._stopping = False
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -171,6 +172,7 @@ class Notifier:
             session = aiohttp.ClientSession()
             stack.push_async_callback(session.close)
             delivery_log = DeliveryLog(redis, settings.redis.prefix)
+            self.delivery_log = delivery_log
             owners = asyncio.create_task(self.owners.follow(settings), name="owners")
             actions = asyncio.create_task(follow_topic(
                 settings, settings.topics.alert_actions,
@@ -240,7 +242,8 @@ class Notifier:
         owner = self.owners.get(customer)
         names = self.routing.destinations_for(alert, owner)
         self.ledger.read(tp, record.offset, deliveries=len(names))
-        if names and self.actions.snoozed_until(customer, _now_ms()) is not None:
+        if names and self.actions.snoozed_until(customer, _now_ms()) is not None and (
+                await self._any_open(alert["alert_id"], names)):
             metrics.ALERTS.labels("held").inc()
             self.held.setdefault(customer, []).append(
                 Held(tp, record.offset, alert, owner, tuple(names)))
@@ -249,6 +252,18 @@ class Notifier:
         metrics.ALERTS.labels("routed" if names else "unrouted").inc()
         for name in names:
             self._enqueue(name, Job(tp, record.offset, alert, owner))
+
+    async def _any_open(self, alert_id: str, names: list[str]) -> bool:
+        """Whether a pair of the alert is not done yet (an alert read again after a restart
+        may be done everywhere already: it is not held again)."""
+        delivery_log = self.delivery_log
+        if delivery_log is None:
+            return True
+
+        async def outcomes() -> list[str | None]:
+            return [await delivery_log.outcome(alert_id, name) for name in names]
+
+        return None in await self._retrying("redis", outcomes)
 
     def forget(self, partitions: set[TopicPartition]) -> None:
         """Drop what was read from ``partitions`` (gone to another consumer, or coming back

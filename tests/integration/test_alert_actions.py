@@ -22,7 +22,7 @@ from streams.laptop.webhook_inbox import WebhookInbox
 from streams.laptop.worker_process import NotifyProcess, WorkerProcess
 from streams.settings import Settings
 from streams.tools.topic_reader import read_records
-from tests.integration.test_notify import alert, keys, metric, produce_alerts, wait_until
+from tests.support.notify_support import alert, keys, metric, produce_alerts, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,9 @@
     seconds, with a message that names the problem and no traceback;
 (c) a wrong Redis password does not stop scoring: the projector counts its errors;
 (d) no secret reaches the worker's log (stdout and stderr), its /metrics or a settings repr;
-(e) RELSCORE_WEB_HOST=127.0.0.1 binds the web server to loopback only.
+(e) RELSCORE_WEB_HOST=127.0.0.1 binds the web server to loopback only;
+(f) relscore notify keeps webhook URLs, signing secrets and SMTP passwords out of its log,
+    /metrics, /healthz, its dead letters and its refusals.
 """
 
 from __future__ import annotations
@@ -268,3 +270,82 @@ def _other_local_address() -> str:
         if "." in item and not item.startswith("127."):
             return item
     return "127.0.0.2"
+
+
+# --------------------------------------------------------------------------- relscore notify
+
+
+def test_notify_over_sasl_ssl_and_tls_redis_never_shows_a_destination_secret(
+        secure_stack: Settings, work_dir: Path, tmp_path: Path) -> None:
+    """(f) relscore notify on the secured services: webhook URLs, signing secrets and the SMTP
+    password stay out of its log, /metrics, /healthz, the dead letters and `notify --check`."""
+    from streams.laptop.webhook_inbox import WebhookInbox
+    from streams.laptop.worker_process import NotifyProcess
+    from tests.support.notify_support import alert, produce_alerts, wait_until
+
+    settings = isolated(secure_stack, work_dir, web_host="127.0.0.1")
+    hmac_secret = f"{SENTINEL}-hmac"
+    alerts = [alert(n) for n in range(3)]
+    with WebhookInbox(hmac_secret) as inbox:
+        routes = tmp_path / "routes.toml"
+        routes.write_text(f"""
+[destinations.team]
+kind = "webhook"
+url_env = "TEAM_URL"
+secret_env = "TEAM_SECRET"
+
+[destinations.gone]
+kind = "webhook"
+url_env = "GONE_URL"
+timeout_s = 1
+retries = 0
+
+[destinations.mail]
+kind = "email"
+to = "cs@example.com"
+smtp_host = "127.0.0.1"
+smtp_port = {free_port()}
+from = "relscore@example.com"
+username = "relscore"
+password_env = "SMTP_PASSWORD"
+retries = 0
+
+[[routes]]
+send_to = ["team", "gone", "mail"]
+""")
+        env = {"TEAM_URL": f"{inbox.url}/{SENTINEL}-path?token={SENTINEL}-query",
+               "TEAM_SECRET": hmac_secret,
+               "GONE_URL": f"http://127.0.0.1:{free_port()}/{SENTINEL}-gone",
+               "SMTP_PASSWORD": f"{SENTINEL}-smtp"}
+        notify = NotifyProcess(settings.override(notify_routes=str(routes),
+                                                 notify_port=free_port()),
+                               work_dir / "notify.log", env)
+        try:
+            notify.start().wait_ready(WORKER_START_S)
+            produce_alerts(settings, alerts)
+            wait_until(lambda: len(inbox.answered()) == len(alerts), "the team's deliveries")
+            letters = wait_for(settings, settings.topics.notify_dlq,
+                               lambda messages: len(messages) == 2 * len(alerts))
+            for delivery in inbox.answered():
+                assert delivery.signed, "a delivery without a valid signature"
+            for where, url in (("/metrics", "/metrics"), ("/healthz", "/healthz")):
+                with urllib.request.urlopen(notify.url + url, timeout=10) as response:
+                    assert_no_secret(where, response.read().decode())
+            assert_no_secret("the notify dead letters", str(letters))
+            assert {letter["destination"] for letter in letters} == {"gone", "mail"}
+        finally:
+            notify.stop()
+        assert_no_secret("the notify log", notify.log_path.read_text(errors="replace"))
+        check = subprocess.run([sys.executable, "-m", "streams.cli", "notify", "--check"],
+                               env={**os.environ, **settings.override(
+                                   notify_routes=str(routes)).to_env(), **env},
+                               capture_output=True, text=True, timeout=60, check=False)
+        assert check.returncode == 0, check.stderr
+        assert_no_secret("notify --check", check.stdout + check.stderr)
+        refused = subprocess.run([sys.executable, "-m", "streams.cli", "notify", "--check"],
+                                 env={**os.environ, **settings.override(
+                                     notify_routes=str(routes)).to_env(),
+                                     **{**env, "TEAM_URL": f"ftp://{SENTINEL}"}},
+                                 capture_output=True, text=True, timeout=60, check=False)
+        assert refused.returncode == 2 and "destinations.team.url" in refused.stderr
+        assert_no_secret("a refused routes file", refused.stdout + refused.stderr)
