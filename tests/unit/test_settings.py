@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from streams.settings import Settings, SettingsError
@@ -33,3 +35,16 @@ def test_bad_values_are_refused_with_the_variable_and_the_choices(
         Settings.from_env(env)
     for word in words:
         assert word in str(info.value)
+
+
+def test_every_variable_is_documented_in_the_design_and_the_readme() -> None:
+    root = Path(__file__).resolve().parents[2]
+    for doc in ("docs/design.md", "README.md"):
+        text = (root / doc).read_text(encoding="utf-8")
+        missing = []
+        for name in Settings.variables():
+            # Tables abbreviate a group: `RELSCORE_TOPIC_SCORES`, `_ALERTS`, ...
+            short = "_" + name.split("_", 2)[-1]
+            if name not in text and f"`{short}`" not in text:
+                missing.append(name)
+        assert not missing, f"{doc} does not document {missing}"
