@@ -21,7 +21,9 @@ DELIVERED = "delivered"
 DEAD_LETTERED = "dead_lettered"
 # held during a snooze, and not sent since the customer recovered before it ended
 DROPPED = "dropped"
-OUTCOMES = (DELIVERED, DEAD_LETTERED, DROPPED)
+# added to a daily digest (streams/notify/digest.py), which is sent on its own schedule
+DIGESTED = "digested"
+OUTCOMES = (DELIVERED, DEAD_LETTERED, DROPPED, DIGESTED)
 
 
 class DeliveryLog:
@@ -40,8 +42,7 @@ class DeliveryLog:
         return f"{self.prefix}notify:done:{destination}:{alert_id}"
 
     async def outcome(self, alert_id: str, destination: str) -> str | None:
-        """``delivered``, ``dead_lettered``, ``dropped``, or None when the pair is not done
-        yet."""
+        """One of :data:`OUTCOMES`, or None when the pair is not done yet."""
         value = await self.client.get(self.key(alert_id, destination))
         return None if value is None else bytes(value).decode()
 

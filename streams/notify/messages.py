@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import quote
@@ -176,5 +176,36 @@ def email_message(alert: Mapping[str, Any], owner: Owner | None, sender: str, to
     if link:
         lines += ["", f"The customer: {link}"]
     lines += ["", f"Alert {alert.get('alert_id')}"]
+    mail.set_content("\n".join(lines) + "\n")
+    return mail
+
+
+def digest_email(entries: Sequence[Mapping[str, Any]], sender: str, to: str, day: str,
+                 page_url: str | None, digest: str) -> EmailMessage:
+    """One email listing a day's alerts for one recipient, oldest first.
+
+    >>> mail = digest_email([{"owner": "Ana", "alert": {"type": "recovered",
+    ...     "customer_id": "c-1", "score": 71.0, "band": "good", "severity": "info",
+    ...     "as_of": "2026-11-20T10:00:00Z", "alert_id": "a1", "drivers": []}}],
+    ...     "relscore@example.com", "ana@example.com", "2026-11-20", None, "digest:m:a:d")
+    >>> mail["Subject"], mail["X-Relscore-Digest-Id"]
+    ('[relscore digest] 1 alert, 2026-11-20', 'digest:m:a:d')
+    >>> print(mail.get_content().splitlines()[2])
+    - [info] c-1 recovered: 71.0 (good), as of 2026-11-20T10:00:00Z
+    """
+    count = len(entries)
+    mail = EmailMessage()
+    mail["Subject"] = f"[relscore digest] {count} alert{'' if count == 1 else 's'}, {day}"
+    mail["From"] = sender
+    mail["To"] = to
+    mail["X-Relscore-Digest-Id"] = digest
+    lines = [f"The alerts of {day} for your customers, oldest first:", ""]
+    for entry in entries:
+        alert = entry["alert"]
+        lines.append(f"- [{alert.get('severity')}] {headline(alert)}, as of {alert.get('as_of')}")
+        lines += [f"    {line}" for line in _why(alert)]
+        link = customer_link(page_url, str(alert["customer_id"]))
+        if link:
+            lines.append(f"    {link}")
     mail.set_content("\n".join(lines) + "\n")
     return mail

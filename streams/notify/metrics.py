@@ -21,7 +21,7 @@ DELIVERIES = Counter(
     "relscore_notify_deliveries",
     "(alert, destination) pairs done, by outcome: delivered, dead_lettered (to the notify "
     "dead-letter topic after the retries), dropped (held in a snooze the customer recovered "
-    "during), already_done (found in the delivery log).",
+    "during), digested (added to a daily digest), already_done (found in the delivery log).",
     ["destination", "kind", "outcome"],
     registry=REGISTRY,
 )
@@ -47,6 +47,18 @@ QUEUED = Gauge(
 PENDING = Gauge(
     "relscore_notify_pending_alerts",
     "Alerts read but not yet done at every destination (offsets are committed past none).",
+    registry=REGISTRY,
+)
+DIGESTS = Counter(
+    "relscore_notify_digests",
+    "Daily digests, by outcome: sent, dead_lettered.",
+    ["destination", "outcome"],
+    registry=REGISTRY,
+)
+DIGEST_CHECKS = Counter(
+    "relscore_notify_digest_checks",
+    "Times a digest destination looked for recipients due a digest.",
+    ["destination"],
     registry=REGISTRY,
 )
 HELD = Gauge(

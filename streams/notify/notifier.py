@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -44,9 +45,12 @@ from redis.exceptions import RedisError
 from scorers.alerts import RECOVERED
 from streams.kafka_clients import aiokafka_client_config
 from streams.notify import metrics
-from streams.notify.courier import deliver
+from streams.notify.courier import deliver, email_address
 from streams.notify.dead_letter import not_an_alert, undeliverable
-from streams.notify.delivery_log import DEAD_LETTERED, DELIVERED, DROPPED, DeliveryLog
+from streams.notify.delivery_log import DEAD_LETTERED, DELIVERED, DIGESTED, DROPPED, DeliveryLog
+from streams.notify.digest import DigestBook, digest_day, digest_due, digest_id, unique_entries
+from streams.notify.email_sender import send_with_retries
+from streams.notify.messages import digest_email
 from streams.notify.offset_ledger import OffsetLedger
 from streams.notify.owner_directory import OwnerDirectory
 from streams.notify.owners import Owner
@@ -64,6 +68,10 @@ COMMIT_INTERVAL_S = 1.0
 MAX_STORE_BACKOFF_S = 30.0
 # /healthz fails when the consuming loop has not come round for this long.
 STALL_S = 30.0
+# A digest destination looks for digests due once its queue has been idle this long, and at
+# least this often while it is busy.
+DIGEST_IDLE_S = 2.0
+DIGEST_BUSY_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +152,7 @@ class Notifier:
         self._committed: dict[TopicPartition, int] = {}
         self._busy: set[str] = set()
         self.delivery_log: DeliveryLog | None = None
+        self.digests: dict[str, DigestBook] = {}
         self._stopping = False
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -173,6 +182,9 @@ class Notifier:
             stack.push_async_callback(session.close)
             delivery_log = DeliveryLog(redis, settings.redis.prefix)
             self.delivery_log = delivery_log
+            self.digests = {name: DigestBook(redis, settings.redis.prefix, name)
+                            for name, destination in self.routing.destinations.items()
+                            if destination.digest}
             owners = asyncio.create_task(self.owners.follow(settings), name="owners")
             actions = asyncio.create_task(follow_topic(
                 settings, settings.topics.alert_actions,
@@ -302,8 +314,20 @@ class Notifier:
                                 session: aiohttp.ClientSession,
                                 producer: AIOKafkaProducer) -> None:
         queue = self.queues[destination.name]
+        checked = time.monotonic()
         while not self._stopping:
-            job = await queue.get()
+            if destination.digest:
+                if time.monotonic() - checked >= DIGEST_BUSY_S:
+                    await self._send_digests(destination, producer)
+                    checked = time.monotonic()
+                try:
+                    job = await asyncio.wait_for(queue.get(), DIGEST_IDLE_S)
+                except TimeoutError:
+                    await self._send_digests(destination, producer)
+                    checked = time.monotonic()
+                    continue
+            else:
+                job = await queue.get()
             metrics.QUEUED.labels(destination.name).set(queue.qsize())
             self._busy.add(destination.name)
             try:
@@ -334,6 +358,14 @@ class Notifier:
             await self._retrying("redis", lambda: delivery_log.record(alert_id, name, DROPPED))
             metrics.DELIVERIES.labels(name, destination.kind, DROPPED).inc()
             return
+        recipient = email_address(destination, job.owner) if destination.digest else None
+        if recipient is not None:
+            book = self.digests[name]
+            await self._retrying("redis", functools.partial(
+                book.add, recipient, job.alert, None if job.owner is None else job.owner.owner))
+            await self._retrying("redis", lambda: delivery_log.record(alert_id, name, DIGESTED))
+            metrics.DELIVERIES.labels(name, destination.kind, DIGESTED).inc()
+            return
         started = time.perf_counter()
         outcome = await deliver(session, destination, job.alert, job.owner,
                                 self.settings.notify.page_url, self.sleep)
@@ -348,6 +380,37 @@ class Notifier:
         await self._retrying("redis", lambda: delivery_log.record(alert_id, name, result))
         metrics.DELIVERY_SECONDS.labels(name).observe(time.perf_counter() - started)
         metrics.DELIVERIES.labels(name, destination.kind, result).inc()
+
+    async def _send_digests(self, destination: Destination,
+                            producer: AIOKafkaProducer) -> None:
+        """Send each recipient due a digest its waiting alerts, in one email."""
+        name, book = destination.name, self.digests[destination.name]
+        metrics.DIGEST_CHECKS.labels(name).inc()
+        now = _now_ms()
+        if not digest_due(now, destination.digest_hour):
+            return
+        day = digest_day(now)
+        for recipient in await self._retrying("redis", book.recipients):
+            if await self._retrying("redis", functools.partial(book.sent, recipient, day)):
+                continue
+            raw = await self._retrying("redis", functools.partial(book.pending, recipient))
+            if not raw:
+                continue
+            entries = unique_entries(raw)
+            ident = digest_id(name, recipient, day)
+            mail = digest_email(entries, str(destination.sender), recipient, day,
+                                self.settings.notify.page_url, ident)
+            outcome = await send_with_retries(destination, mail, sleep=self.sleep)
+            metrics.ATTEMPTS.labels(name).inc(outcome.attempts)
+            if not outcome.delivered:
+                log.warning("digest of %d alerts not delivered by %s: %s; dead-lettered",
+                            len(entries), name, outcome.reason)
+                letter = {**undeliverable({"alert_id": ident}, destination, outcome, now),
+                          "alert": None, "alerts": [entry["alert"] for entry in entries]}
+                await self._dead_letter(producer, None, letter)
+            await self._retrying("redis", functools.partial(book.settle, recipient, len(raw),
+                                                            day))
+            metrics.DIGESTS.labels(name, "sent" if outcome.delivered else DEAD_LETTERED).inc()
 
     async def _dead_letter(self, producer: AIOKafkaProducer, key: bytes | None,
                            letter: Mapping[str, Any]) -> None:

@@ -39,6 +39,7 @@ CONDITIONS = ("severity", "type", "segment", "owner")
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 5
 DEFAULT_SMTP_PORT = 587
+DEFAULT_DIGEST_HOUR = 8
 # The destination `RELSCORE_NOTIFY_WEBHOOK_URL` makes when there is no routes file.
 DEFAULT_DESTINATION = "webhook"
 # An email destination's ``to`` that means the customer's owner's address.
@@ -82,6 +83,9 @@ class Destination:
     username: str | None = None
     password: str | None = None
     ca_file: str | None = None
+    # email: one message a day per recipient, from digest_hour (UTC) on
+    digest: bool = False
+    digest_hour: int = DEFAULT_DIGEST_HOUR
 
     def __repr__(self) -> str:
         return f"Destination(name={self.name!r}, kind={self.kind!r})"
@@ -215,9 +219,9 @@ def _only(table: Mapping[str, Any], allowed: tuple[str, ...], where: str, source
 
 _DESTINATION_KEYS = ("kind", "url", "url_env", "secret_env", "to", "timeout_s", "retries",
                      "smtp_host", "smtp_port", "starttls", "from", "username", "password",
-                     "password_env", "ca_file")
+                     "password_env", "ca_file", "digest", "digest_hour")
 _EMAIL_KEYS = ("smtp_host", "smtp_port", "starttls", "from", "username", "password",
-               "password_env", "ca_file")
+               "password_env", "ca_file", "digest", "digest_hour")
 
 
 def _destination(name: str, table: Any, env: Mapping[str, str], source: str) -> Destination:
@@ -291,8 +295,20 @@ def _smtp(where: str, table: Mapping[str, Any], env: Mapping[str, str],
     if ca_file is not None and (not isinstance(ca_file, str) or not Path(ca_file).is_file()):
         raise RoutesError(f"{where}.ca_file", f"no such file: {ca_file!r} (a PEM CA "
                           "certificate)", source)
+    digest = table.get("digest", False)
+    if not isinstance(digest, bool):
+        raise RoutesError(f"{where}.digest", "must be true (a daily email per recipient) or "
+                          "false", source)
+    hour = table.get("digest_hour", DEFAULT_DIGEST_HOUR)
+    if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
+        raise RoutesError(f"{where}.digest_hour", "must be an hour of the day, 0 to 23 (UTC)",
+                          source)
+    if "digest_hour" in table and not digest:
+        raise RoutesError(f"{where}.digest_hour", "only a digest takes digest_hour; set "
+                          "digest = true", source)
     return {"smtp_host": host, "smtp_port": port, "starttls": starttls, "sender": sender,
-            "username": username, "password": password, "ca_file": ca_file}
+            "username": username, "password": password, "ca_file": ca_file,
+            "digest": digest, "digest_hour": hour}
 
 
 def _secret(where: str, table: Mapping[str, Any], key: str, env: Mapping[str, str], source: str,

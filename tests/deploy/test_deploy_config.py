@@ -1022,7 +1022,7 @@ def test_compose_notify_loads_the_example_routes_with_the_secrets_it_passes() ->
     assert all(env[name] == "${" + name + ":-}" for name in named)
     assert notify["profiles"] == ["notify"], "it needs secrets: run it only when asked"
     routing = load_routes(local, {name: "https://hooks.example.com/x" for name in named})
-    assert set(routing.destinations) == {"cs-team", "cs-slack", "owner-mail"}
+    assert set(routing.destinations) == {"cs-team", "cs-slack", "owner-mail", "owner-digest"}
     assert (settings.notify.port, settings.notify.port) in compose_ports(notify)
     assert settings.notify.page_url == "http://localhost:6066"
     jobs = {job["job_name"]: job for job in load_yaml(PROM_DIR / "prometheus.yml")[

@@ -229,3 +229,54 @@ def wait_for_letters(settings: Settings, count: int) -> list[dict[str, Any]]:
 
     wait_until(enough, f"{count} dead letters")
     return letters
+
+
+def test_a_digest_destination_mails_each_owner_once_a_day_listing_their_alerts(
+    settings: Settings, start_notify: StartNotify, tmp_path: Path, tls: TlsFiles,
+) -> None:
+    load_owners(settings, [Owner("c-ana-1", "Ana Lima", "ana@example.com", None),
+                           Owner("c-ana-2", "Ana Lima", "ana@example.com", None),
+                           Owner("c-ben", "Ben Okafor", "ben@example.com", None)])
+    alerts = [alert(1, "c-ana-1"), alert(2, "c-ana-2"), alert(3, "c-ana-1"), alert(4, "c-ben")]
+    with smtp_receiver(tls) as mail:
+        routes = routes_file(tmp_path, f"""
+[destinations.owner-digest]
+kind = "email"
+to = "owner"
+digest = true
+digest_hour = 0
+smtp_host = "127.0.0.1"
+smtp_port = {mail.port}
+from = "relscore@example.com"
+username = "relscore"
+password_env = "SMTP_PASSWORD"
+ca_file = "{tls.ca_cert}"
+
+[[routes]]
+send_to = ["owner-digest"]
+""")
+        # The alerts wait in the topic: notify reads them all, then sends each owner one mail.
+        produce_alerts(settings, alerts)
+        notify = start_notify(settings, {"SMTP_PASSWORD": "pw"}, notify_routes=routes)
+        wait_until(lambda: len(mail.accepted) == 2, "one digest per owner")
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        by_to = {m["To"]: m for m in mail.accepted}
+        ana, ben = by_to["ana@example.com"], by_to["ben@example.com"]
+        assert ana["Subject"] == f"[relscore digest] 3 alerts, {day}"
+        assert ana["X-Relscore-Digest-Id"] == f"digest:owner-digest:ana@example.com:{day}"
+        body = ana.get_content()
+        listed = [a["as_of"] for a in alerts[:3]]
+        assert all(as_of in body for as_of in listed) and alerts[3]["as_of"] not in body
+        assert [body.index(as_of) for as_of in listed] == sorted(
+            body.index(as_of) for as_of in listed), "oldest first"
+        assert ben["Subject"] == f"[relscore digest] 1 alert, {day}"
+
+        # Another alert the same day waits for tomorrow's digest.
+        checks = metric(notify, "relscore_notify_digest_checks_total")
+        produce_alerts(settings, [alert(5, "c-ben")])
+        wait_until(lambda: metric(notify, "relscore_notify_deliveries_total",
+                                  outcome="digested") == 5
+                   and metric(notify, "relscore_notify_digest_checks_total") >= checks + 2,
+                   "the late alert digested and a digest check after it")
+        assert len(mail.accepted) == 2
+        assert metric(notify, "relscore_notify_digests_total", outcome="sent") == 2

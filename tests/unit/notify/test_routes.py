@@ -142,6 +142,14 @@ def base() -> dict[str, object]:
     ({"destination": {"kind": "webhook", "url": "https://x", "retries": True}},
      "destinations.cs.retries", "integer from 0 to 20"),
     ({"fallback": {"send_to": ["ops"]}}, "fallback.send_to", "no destination 'ops'"),
+    ({"destination": {"kind": "slack", "url": "https://x", "digest": True}},
+     "destinations.cs.digest", "only email destinations take digest"),
+    ({"destination": {**MAIL, "digest": "daily"}}, "destinations.cs.digest",
+     "must be true (a daily email per recipient) or false"),
+    ({"destination": {**MAIL, "digest": True, "digest_hour": 24}},
+     "destinations.cs.digest_hour", "an hour of the day, 0 to 23"),
+    ({"destination": {**MAIL, "digest_hour": 7}}, "destinations.cs.digest_hour",
+     "only a digest takes digest_hour"),
 ])
 def test_a_bad_file_is_refused_with_the_key_and_the_reason(
     change: dict[str, dict[str, object]], key: str, reason: str,
@@ -211,7 +219,8 @@ def test_the_example_routes_file_loads_with_its_variables_set() -> None:
                  "CS_TEAM_WEBHOOK_SECRET": "s", "CS_SLACK_WEBHOOK_URL": "https://hooks.slack.com/x",
                  "SMTP_PASSWORD": "pw"}
     routing = load_routes(example, variables)
-    assert set(routing.destinations) == {"cs-team", "cs-slack", "owner-mail"}
+    assert set(routing.destinations) == {"cs-team", "cs-slack", "owner-mail", "owner-digest"}
+    assert routing.destinations["owner-digest"].digest
     assert routing.destinations_for(
         {"severity": "critical", "type": "below_threshold", "segment": "enterprise"},
         Owner("c-1", "Ana", "ana@example.com", None),
@@ -222,3 +231,10 @@ def test_the_example_routes_file_loads_with_its_variables_set() -> None:
     assert "pw" not in repr(mail)
     with pytest.raises(RoutesError, match="CS_TEAM_WEBHOOK_URL is not set"):
         load_routes(example, {})
+
+
+def test_a_digest_destination_keeps_its_hour() -> None:
+    data = base()
+    data["destinations"] = {"cs": {**MAIL, "digest": True, "digest_hour": 7}}
+    destination = routes_from_mapping(data, {}, "routes.toml").destinations["cs"]
+    assert (destination.digest, destination.digest_hour) == (True, 7)
