@@ -146,11 +146,12 @@ def test_kill_9_mid_stream_loses_no_alert_and_repeats_at_most_one(
         notify.kill()
         before = len(inbox.received)
         assert before < len(alerts), "notify finished before it was killed"
-        start_notify(env_settings)
+        restarted = start_notify(env_settings)
         wait_until(lambda: set(keys(inbox)) == {a["alert_id"] for a in alerts},
                    "every alert delivered after the restart")
-        # Nothing more arrives once all is delivered: wait out one more request's time.
-        time.sleep(1.0)
+        # Nothing more can arrive once notify has every alert done.
+        wait_until(lambda: metric(restarted, "relscore_notify_pending_alerts") == 0
+                   and metric(restarted, "relscore_notify_queued") == 0, "notify idle")
         counts = Counter(keys(inbox))
         repeated = [key for key, count in counts.items() if count > 1]
         assert len(repeated) <= 1 and all(counts[key] == 2 for key in repeated), counts
