@@ -8,7 +8,7 @@ customers at risk (score, band, trend, drivers) and the latest alerts.
 with its own consumer (no consumer group, so each worker sees every partition), starting a
 little before the end, and keeps the latest :data:`MAX_RECENT` alerts by emission time. Each
 alert carries its state (open or acknowledged, and its customer's snooze) from the alert
-actions, which every worker follows from the start of their topic.
+actions, which the same consumer reads from the start of their topic.
 
 ``POST /alerts/{alert_id}/ack[?by=NAME]`` and ``POST /alerts/{alert_id}/snooze?until=...``
 record an action on the alert-actions topic (:mod:`streams.runtime.alert_actions`).
@@ -38,7 +38,6 @@ from streams.runtime.alert_actions import (
     apply_action,
     new_action,
 )
-from streams.runtime.topic_follower import follow_topic
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -111,30 +110,33 @@ async def _topic_exists(settings: Settings, topic: str) -> bool:
         await probe.stop()
 
 
-async def follow_alerts(settings: Settings, recent: RecentAlerts, backlog: int = MAX_RECENT,
-                        ) -> None:
-    """Fill ``recent`` from the alert topic until cancelled (retries while Kafka is away).
+async def follow_alerts(settings: Settings, recent: RecentAlerts, book: ActionBook,
+                        backlog: int = MAX_RECENT) -> None:
+    """Fill ``recent`` from the alert topic and ``book`` from the alert-actions topic until
+    cancelled (retries while Kafka is away).
 
-    The consumer has no group, so it is assigned every partition of the topic; it starts
-    ``backlog`` records before the end of each.
+    One consumer without a group reads both, so it is assigned every partition of each: the
+    alerts from ``backlog`` records before the end, the actions from their start.
     """
-    topic = settings.topics.alerts
+    topics = (settings.topics.alerts, settings.topics.alert_actions)
     while True:
         try:
-            if await _topic_exists(settings, topic):
-                await _follow(settings, topic, recent, backlog)
+            if all([await _topic_exists(settings, topic) for topic in topics]):
+                await _follow(settings, recent, book, backlog)
         except KafkaError as exc:
             log.warning("recent-alerts feed: %s; retrying", exc.__class__.__name__)
         await asyncio.sleep(RETRY_S)
 
 
-async def _follow(settings: Settings, topic: str, recent: RecentAlerts, backlog: int) -> None:
-    consumer = AIOKafkaConsumer(topic, enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest",
+async def _follow(settings: Settings, recent: RecentAlerts, book: ActionBook,
+                  backlog: int) -> None:
+    alerts = settings.topics.alerts
+    consumer = AIOKafkaConsumer(alerts, settings.topics.alert_actions, enable_auto_commit=False,
+                                group_id=None, auto_offset_reset="earliest",
                                 **aiokafka_client_config(settings.kafka))
     try:
         await consumer.start()
-        tps = sorted(consumer.assignment())
+        tps = sorted(tp for tp in consumer.assignment() if tp.topic == alerts)
         if tps:
             starts = await consumer.beginning_offsets(tps)
             ends = await consumer.end_offsets(tps)
@@ -142,22 +144,14 @@ async def _follow(settings: Settings, topic: str, recent: RecentAlerts, backlog:
                 consumer.seek(tp, max(starts[tp], ends[tp] - backlog))
         while True:
             batches = await consumer.getmany(timeout_ms=1000, max_records=500)
-            for records in batches.values():
-                recent.add(decode_alerts(record.value for record in records))
+            for tp, records in batches.items():
+                if tp.topic == alerts:
+                    recent.add(decode_alerts(record.value for record in records))
+                else:
+                    for record in records:
+                        apply_action(book, record.key, record.value)
     finally:
         await consumer.stop()
-
-
-async def follow_actions(settings: Settings, book: ActionBook, ready: asyncio.Event) -> None:
-    """Fill ``book`` from the alert-actions topic until cancelled (retries while Kafka or the
-    topic is away)."""
-    while True:
-        try:
-            await follow_topic(settings, settings.topics.alert_actions,
-                               lambda key, value: apply_action(book, key, value), ready)
-        except (KafkaError, LookupError) as exc:
-            log.warning("alert-actions feed: %s; retrying", exc.__class__.__name__)
-        await asyncio.sleep(RETRY_S)
 
 
 def _now_ms() -> int:
@@ -222,11 +216,7 @@ def register_page(app: faust.App, settings: Settings) -> RecentAlerts:
 
     @app.task  # type: ignore[untyped-decorator]
     async def recent_alerts_feed() -> None:
-        await follow_alerts(settings, recent)
+        await follow_alerts(settings, recent, book)
 
-    @app.task  # type: ignore[untyped-decorator]
-    async def alert_actions_feed() -> None:
-        await follow_actions(settings, book, asyncio.Event())
-
-    del Index, Recent, Acknowledge, Snooze, recent_alerts_feed, alert_actions_feed
+    del Index, Recent, Acknowledge, Snooze, recent_alerts_feed
     return recent

@@ -43,6 +43,13 @@ StartNotify = Callable[..., NotifyProcess]
 StartWorker = Callable[..., WorkerProcess]
 
 
+def smtp_server(port: int, tls: TlsFiles) -> str:
+    """An email destination's keys for the test's aiosmtpd server (STARTTLS, login)."""
+    return (f'smtp_host = "127.0.0.1"\nsmtp_port = {port}\nfrom = "relscore@example.com"\n'
+            f'username = "relscore"\npassword_env = "SMTP_PASSWORD"\n'
+            f'ca_file = "{tls.ca_cert}"')
+
+
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     return make_tls(tmp_path_factory.mktemp("notify-tls"))
@@ -73,12 +80,7 @@ url_env = "SLACK_URL"
 [destinations.owner-mail]
 kind = "email"
 to = "owner"
-smtp_host = "127.0.0.1"
-smtp_port = {mail.port}
-from = "relscore@example.com"
-username = "relscore"
-password_env = "SMTP_PASSWORD"
-ca_file = "{tls.ca_cert}"
+{smtp_server(mail.port, tls)}
 
 [[routes]]
 send_to = ["team"]
@@ -246,12 +248,7 @@ kind = "email"
 to = "owner"
 digest = true
 digest_hour = 0
-smtp_host = "127.0.0.1"
-smtp_port = {mail.port}
-from = "relscore@example.com"
-username = "relscore"
-password_env = "SMTP_PASSWORD"
-ca_file = "{tls.ca_cert}"
+{smtp_server(mail.port, tls)}
 
 [[routes]]
 send_to = ["owner-digest"]
