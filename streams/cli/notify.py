@@ -13,8 +13,14 @@ def cmd_notify(args: argparse.Namespace) -> int:
 
     from aiokafka.errors import KafkaError
 
+    from streams.kafka_clients import KafkaSetupError
     from streams.notify.routes import RoutesError
     from streams.notify.service import configured_routing, run_notify
+    from streams.runtime.topic_layout import (
+        TopicLayoutError,
+        create_missing_topics,
+        required_topics,
+    )
     from streams.settings import SettingsError
 
     settings = load_settings()
@@ -27,6 +33,14 @@ def cmd_notify(args: argparse.Namespace) -> int:
             print(f"destination {destination.name}: {destination.kind}")
         print(f"{len(routing.routes)} routes; fallback: {', '.join(routing.fallback) or 'none'}")
         return 0
+    # The topics notify reads and writes, so that it may start before any worker has run.
+    names = {settings.topics.alerts, settings.topics.owners, settings.topics.alert_actions,
+             settings.topics.notify_dlq}
+    try:
+        create_missing_topics(settings, [spec for spec in required_topics(settings)
+                                         if spec.name in names])
+    except (TopicLayoutError, KafkaSetupError) as exc:
+        raise CliError(str(exc), EXIT_UNAVAILABLE) from exc
     try:
         asyncio.run(run_notify(settings, routing))
     except OSError as exc:

@@ -8,6 +8,7 @@ history, or are produced into the alerts topic by an independent kafka-python cl
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Any
 
 import orjson
 import pytest
+from kafka import KafkaAdminClient
 
+from streams.kafka_clients import kafka_client_config
 from streams.laptop.scenario import scripted_population
 from streams.laptop.webhook_inbox import WebhookInbox
 from streams.laptop.worker_process import NotifyProcess, WorkerProcess
@@ -25,6 +28,7 @@ from streams.tools.topic_reader import read_all, wait_caught_up
 from tests.support.notify_support import (
     SECRET,
     alert,
+    cleanup_policy,
     keys,
     load_owners,
     metric,
@@ -278,3 +282,22 @@ send_to = ["owner-digest"]
                    "the late alert digested and a digest check after it")
         assert len(mail.accepted) == 2
         assert metric(notify, "relscore_notify_digests_total", outcome="sent") == 2
+
+
+def test_notify_started_before_any_worker_creates_the_topics_it_needs(
+    stack: Settings, start_notify: StartNotify,
+) -> None:
+    tag = f"fresh-{uuid.uuid4().hex[:8]}"
+    fresh = stack.namespaced(tag, web_host="127.0.0.1", redis_prefix=f"relscore-test:{tag}:")
+    with WebhookInbox() as inbox:
+        start_notify(fresh, notify_webhook_url=inbox.url)  # ready: /healthz answers 200
+        produce_alerts(fresh, [alert(1)])
+        wait_until(lambda: keys(inbox) == [alert(1)["alert_id"]], "the alert")
+    admin = KafkaAdminClient(**kafka_client_config(fresh.kafka))
+    try:
+        topics = set(admin.list_topics())
+    finally:
+        admin.close()
+    assert {fresh.topics.alerts, fresh.topics.notify_dlq} <= topics
+    assert cleanup_policy(fresh, fresh.topics.owners) == "compact"
+    assert cleanup_policy(fresh, fresh.topics.alert_actions) == "compact"

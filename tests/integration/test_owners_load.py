@@ -9,12 +9,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
-from streams.kafka_clients import kafka_client_config
 from streams.notify.owners import Owner
 from streams.settings import Settings
 from streams.tools.topic_reader import read_records
+from tests.support.notify_support import cleanup_policy
 
 pytestmark = pytest.mark.integration
 
@@ -25,15 +24,6 @@ def owners_load(settings: Settings, path: Path) -> subprocess.CompletedProcess[s
         capture_output=True, text=True, timeout=120, check=False,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **settings.to_env()},
     )
-
-
-def cleanup_policy(settings: Settings, topic: str) -> str:
-    admin = KafkaAdminClient(**kafka_client_config(settings.kafka))
-    try:
-        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-        return str(described["topic"][topic]["cleanup.policy"]["value"])
-    finally:
-        admin.close()
 
 
 def test_owners_load_into_a_compacted_topic_keyed_by_customer(

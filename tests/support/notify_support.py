@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import ConfigResource, ConfigResourceType
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.kafka_clients import kafka_client_config
@@ -80,3 +81,12 @@ def metric(process: NotifyProcess, name: str, **labels: str) -> float:
 
 def keys(inbox: WebhookInbox) -> list[str | None]:
     return [delivery.idempotency_key for delivery in inbox.answered()]
+
+
+def cleanup_policy(settings: Settings, topic: str) -> str:
+    admin = KafkaAdminClient(**kafka_client_config(settings.kafka))
+    try:
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        return str(described["topic"][topic]["cleanup.policy"]["value"])
+    finally:
+        admin.close()
