@@ -142,13 +142,13 @@ send_to = ["oncall"]
 def test_kill_9_mid_stream_loses_no_alert_and_repeats_at_most_one(
     settings: Settings, start_notify: StartNotify,
 ) -> None:
-    alerts = [alert(n) for n in range(24)]
+    alerts = [alert(n) for n in range(16)]
     with WebhookInbox(SECRET, script=[("slow", 0.25)] * 200) as inbox:
         env_settings = settings.override(notify_webhook_url=inbox.url,
                                          notify_webhook_secret=SECRET)
         produce_alerts(settings, alerts)
         notify = start_notify(env_settings)
-        wait_until(lambda: len(inbox.received) >= 8, "8 deliveries before the crash")
+        wait_until(lambda: len(inbox.received) >= 5, "5 deliveries before the crash")
         notify.kill()
         before = len(inbox.received)
         assert before < len(alerts), "notify finished before it was killed"
@@ -169,11 +169,11 @@ def test_a_receiver_failing_for_a_while_loses_nothing_and_a_replay_sends_nothing
     settings: Settings, start_notify: StartNotify,
 ) -> None:
     alerts = [alert(n) for n in range(10)]
-    with WebhookInbox(script=[500, 503, 500, 502]) as inbox:
+    with WebhookInbox(script=[500, 503, 502]) as inbox:
         notify = start_notify(settings, notify_webhook_url=inbox.url)
         produce_alerts(settings, alerts)
         wait_until(lambda: len(inbox.answered()) == len(alerts), "every alert taken", 90)
-        assert [d.status for d in inbox.received[:4]] == [500, 503, 500, 502]
+        assert [d.status for d in inbox.received[:3]] == [500, 503, 502]
         assert sorted(keys(inbox)) == sorted(a["alert_id"] for a in alerts)
         # The same alerts again (a redelivery, a replay of the topic), then one new alert.
         late = alert(99)
@@ -181,14 +181,14 @@ def test_a_receiver_failing_for_a_while_loses_nothing_and_a_replay_sends_nothing
         wait_until(lambda: late["alert_id"] in keys(inbox), "the new alert")
         assert sorted(keys(inbox)) == sorted([a["alert_id"] for a in alerts] + [late["alert_id"]])
         assert metric(notify, "relscore_notify_deliveries_total", outcome="already_done") == 10
-        assert metric(notify, "relscore_notify_attempts_total") == 11 + 4
+        assert metric(notify, "relscore_notify_attempts_total") == 11 + 3
         assert read_all(settings, settings.topics.notify_dlq) == []
 
 
 def test_a_hanging_destination_times_out_to_the_dlq_and_stalls_no_other(
     settings: Settings, start_notify: StartNotify, tmp_path: Path,
 ) -> None:
-    alerts = [alert(n) for n in range(5)]
+    alerts = [alert(n) for n in range(3)]
     with WebhookInbox(script=["hang"] * 50) as hanging, WebhookInbox() as fast:
         routes = routes_file(tmp_path, """
 [destinations.hanging]
