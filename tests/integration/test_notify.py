@@ -34,6 +34,7 @@ from tests.support.notify_support import (
     metric,
     produce_alerts,
     routes_file,
+    wait_metric,
     wait_until,
 )
 from tests.support.secure_fixtures import make_tls
@@ -134,8 +135,8 @@ send_to = ["oncall"]
             assert "https://relscore.example.com/customers/churning-0" in text
             assert "churning-0" in message["text"] and message["blocks"]
         assert {m["To"] for m in mail.accepted} == {"ana@example.com"}
-        assert metric(notify, "relscore_notify_deliveries_total", outcome="delivered") == (
-            len(alerts) + len(unowned) + 2 * len(ana))
+        wait_metric(notify, "relscore_notify_deliveries_total",
+                    len(alerts) + len(unowned) + 2 * len(ana), outcome="delivered")
         assert read_all(settings, settings.topics.notify_dlq) == []
 
 
@@ -181,7 +182,7 @@ def test_a_receiver_failing_for_a_while_loses_nothing_and_a_replay_sends_nothing
         wait_until(lambda: late["alert_id"] in keys(inbox), "the new alert")
         assert sorted(keys(inbox)) == sorted([a["alert_id"] for a in alerts] + [late["alert_id"]])
         assert metric(notify, "relscore_notify_deliveries_total", outcome="already_done") == 10
-        assert metric(notify, "relscore_notify_attempts_total") == 11 + 3
+        wait_metric(notify, "relscore_notify_attempts_total", 11 + 3)
         assert read_all(settings, settings.topics.notify_dlq) == []
 
 
@@ -221,8 +222,8 @@ send_to = ["hanging", "fast"]
         assert hanging.url not in orjson.dumps(letters_at_end).decode()
         [bad] = [x for x in letters_at_end if x["reason"] == "not_an_alert"]
         assert bad["error"] == "missing or empty alert_id" and bad["raw"] == '{"not":"an alert"}'
-        assert metric(notify, "relscore_notify_deliveries_total", destination="hanging",
-                      outcome="dead_lettered") == len(alerts)
+        wait_metric(notify, "relscore_notify_deliveries_total", len(alerts),
+                    destination="hanging", outcome="dead_lettered")
         assert metric(notify, "relscore_notify_alerts_total", outcome="not_an_alert") == 1
         assert len(hanging.received) == 2 * len(alerts)
 

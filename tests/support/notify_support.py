@@ -79,6 +79,13 @@ def metric(process: NotifyProcess, name: str, **labels: str) -> float:
                                               for k, v in labels.items()))
 
 
+def wait_metric(process: NotifyProcess, name: str, value: float, **labels: str) -> None:
+    """Wait until a metric of ``process`` reads ``value`` (counters move just after the
+    receiver answers: the delivery log is written first)."""
+    wait_until(lambda: metric(process, name, **labels) == value,
+               f"{name}{labels} == {value} (now {metric(process, name, **labels)})")
+
+
 def keys(inbox: WebhookInbox) -> list[str | None]:
     return [delivery.idempotency_key for delivery in inbox.answered()]
 
