@@ -132,6 +132,26 @@ class Driver:
         self.detail = detail
 
 
+@dataclass(slots=True, init=False)
+class Loss:
+    """The ``points`` of the composite a component costs and why (``detail``, the sentence
+    of its worst part; empty when nothing in it lost points).
+
+    Examples:
+
+    >>> Loss(16.2, "2 urgent tickets open past SLA").points
+    16.2
+    """
+
+    points: float
+    detail: str
+
+    # An explicit __init__: mypyc compiles it, not the one dataclass generates at import.
+    def __init__(self, points: float, detail: str) -> None:
+        self.points = points
+        self.detail = detail
+
+
 class Evaluation:
     """The model's verdict on one customer at ``as_of``.
 
@@ -157,8 +177,10 @@ class Evaluation:
     """
 
     __slots__ = (
+        "_attribution",
         "_drivers",
         "_explain",
+        "_losses",
         "as_of",
         "components",
         "confidence",
@@ -169,7 +191,8 @@ class Evaluation:
     def __init__(self, as_of: int, score: float, raw_score: float | None,
                  components: dict[str, float | None], confidence: float,
                  drivers: tuple[Driver, ...] | None = None,
-                 explain: Callable[[], tuple[Driver, ...]] | None = None) -> None:
+                 explain: Callable[[], tuple[Driver, ...]] | None = None,
+                 attribute: Callable[[], dict[str, Loss]] | None = None) -> None:
         self.as_of = as_of
         self.score = score
         self.raw_score = raw_score
@@ -177,6 +200,8 @@ class Evaluation:
         self.confidence = confidence
         self._drivers = drivers
         self._explain = explain
+        self._losses: dict[str, Loss] | None = None
+        self._attribution = attribute
 
     @property
     def drivers(self) -> tuple[Driver, ...]:
@@ -196,6 +221,34 @@ class Evaluation:
             self._drivers = () if self._explain is None else self._explain()
             self._explain = None
         return self._drivers
+
+    @property
+    def losses(self) -> dict[str, Loss]:
+        """What each component costs the composite, in points of 100, with the sentence of
+        its worst part: ``score == 100 - sum(points)`` whenever a component has data (a cap
+        is charged to the component that sets it, support's drag to support).
+
+        Examples:
+
+        >>> from scorers.config import DEFAULT_CONFIG as cfg
+        >>> t0 = 1_795_168_800_000  # 2026-11-20T10:00:00Z
+        >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, evidence=4,
+        ...                       products={"crm": t0},
+        ...                       open_tickets={"t-9": [3, t0 - 16 * HOUR_MS]})
+        >>> evaluation = evaluate(state, t0, cfg)
+        >>> for name, loss in evaluation.losses.items():
+        ...     print(name, round(loss.points, 1), loss.detail)
+        depth 25.0 uses 1 of 4 target products or services in the last 90 days
+        support 50.0 1 urgent ticket open past SLA (oldest 16 h)
+        >>> round(100 - sum(loss.points for loss in evaluation.losses.values()), 6)
+        25.0
+        >>> round(evaluation.score, 6)
+        25.0
+        """
+        if self._losses is None:
+            self._losses = {} if self._attribution is None else self._attribution()
+            self._attribution = None
+        return self._losses
 
     @property
     def band(self) -> str:
@@ -706,6 +759,7 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
             if name != "support":
                 others_weighted += weight * result.score
     raw: float | None = None
+    others: float | None = None  # the composite of the other components, when support drags
     if weight_sum > 0:
         raw = weighted / weight_sum
         support = present.get("support")
@@ -746,6 +800,9 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
         return _drivers(present, weights, weight_sum, cfg.alerts.max_drivers, capped,
                         cfg.alerts.threshold)
 
+    def attribute() -> dict[str, Loss]:
+        return _losses(present, weights, weight_sum, others, capped)
+
     return Evaluation(
         as_of=at,
         score=score,
@@ -753,7 +810,37 @@ def evaluate(s: CustomerState, at: int, cfg: ScoringConfig) -> Evaluation:
         components=components,
         confidence=round(confidence, 3),
         explain=explain,
+        attribute=attribute,
     )
+
+
+def _worst_part(result: ComponentResult) -> Part | None:
+    worst: Part | None = None
+    for part in result.parts:  # the first of the largest losses, as max() would
+        if part.loss > 0 and (worst is None or part.loss > worst.loss):
+            worst = part
+    return worst
+
+
+def _losses(present: dict[str, ComponentResult], weights: Mapping[str, float],
+            weight_sum: float, others: float | None,
+            capped: tuple[str, float] | None) -> dict[str, Loss]:
+    """Each component's share of ``100 - score``: its weighted distance from 100 (support's
+    counted from what it drags the others to), plus, for the component whose cap holds the
+    score down, the points the cap takes beyond that."""
+    out: dict[str, Loss] = {}
+    for name, result in present.items():
+        value = result.score
+        if name == "support" and others is not None:
+            value = min(value, others)
+        points = weights[name] / weight_sum * (100.0 - value)
+        worst = _worst_part(result)
+        detail = "" if worst is None else worst.detail
+        if capped is not None and capped[0] == name and result.cap is not None:
+            points += capped[1]
+            detail = result.cap.detail
+        out[name] = Loss(points, detail)
+    return out
 
 
 def _drivers(present: dict[str, ComponentResult], weights: Mapping[str, float],

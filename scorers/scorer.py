@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scorers.alerts import check_alerts
+from scorers.change import change_since, lost_points
 from scorers.config import ScoringConfig
 from scorers.events import Event, InteractionEvent, PurchaseEvent, TicketEvent
 from scorers.model import Evaluation, band_of, evaluate, ticket_load
@@ -209,8 +210,10 @@ def rescore(
 
 
 def score_message(s: CustomerState, evaluation: Evaluation, score: float,
-                  previous: float | None, reason: str, cfg: ScoringConfig) -> dict[str, Any]:
-    """The ``relationship-scores`` message for ``evaluation`` (docs/design.md section 4).
+                  previous: float | None, reason: str, cfg: ScoringConfig,
+                  change: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ``relationship-scores`` message for ``evaluation`` (docs/design.md section 4);
+    ``change`` is what moved since the previous one (:mod:`scorers.change`).
 
     Examples:
 
@@ -245,6 +248,7 @@ def score_message(s: CustomerState, evaluation: Evaluation, score: float,
         ],
         "evidence": s.evidence,
         "alert_hold": alert_hold(s, score, cfg),
+        "change": [] if change is None else change,
         "scorer_version": cfg.scorer_version,
     }
 
@@ -278,10 +282,14 @@ def _publish(s: CustomerState, at: int, reason: str, cfg: ScoringConfig) -> Outp
         reason == EVENT and (evaluation.components != s.components or lifts_hold))
     if changed:
         previous = s.score
+        change = change_since(previous, s.lost, s.components, evaluation)
         outputs.alerts = check_alerts(s, evaluation, score, previous, cfg.alerts)
-        outputs.scores.append(score_message(s, evaluation, score, previous, reason, cfg))
+        for alert in outputs.alerts:
+            alert["change"] = change
+        outputs.scores.append(score_message(s, evaluation, score, previous, reason, cfg, change))
         s.score = score
         s.components = evaluation.components
+        s.lost = lost_points(evaluation)
     s.next_due = next_check_ms(s, evaluation, cfg)
     return outputs
 

@@ -16,8 +16,10 @@ from typing import Any
 import orjson
 
 # Format 2 keeps event-id digests instead of the ids (format 1, still read); format 3 adds
-# s_abandoned at the end (format 2 rows read with it at 0).
-STATE_FORMAT = 3
+# s_abandoned at the end (format 2 rows read with it at 0); format 4 adds lost at the end
+# (older rows read without it: their next score message has an empty change).
+STATE_FORMAT = 4
+READ_FORMATS = (1, 2, 3, STATE_FORMAT)
 # An event id is remembered as the base64 text of its 9-byte BLAKE2b digest: exactly 12
 # characters, whatever the id's length. With at most a few hundred digests per customer, the
 # chance that a new id matches a remembered one by accident is below 1e-19 per event.
@@ -122,6 +124,8 @@ class CustomerState:
     # support (support half-life), last so that format-2 rows still decode: how far past their
     # SLAs the tickets were that were closed without being resolved (see overdue_load)
     s_abandoned: float = 0.0
+    # what each component cost the last published score, in COMPONENTS order (scorers.change)
+    lost: list[float | None] | None = None
 
     def remembers(self, digest: str) -> bool:
         """True when an event id with this :func:`id_digest` was applied recently.
@@ -174,6 +178,7 @@ class CustomerState:
         clone.closed_tickets = {k: list(v) for k, v in self.closed_tickets.items()}
         clone.components = None if self.components is None else dict(self.components)
         clone.drop_window = [list(point) for point in self.drop_window]
+        clone.lost = None if self.lost is None else list(self.lost)
         return clone
 
     def to_bytes(self) -> bytes:
@@ -183,7 +188,7 @@ class CustomerState:
 
         >>> state = CustomerState(customer_id="c-42", first_ts=1795168800000, ref_ts=1795168800000)
         >>> state.to_bytes()[:38]
-        b'[3,"c-42",1795168800000,1795168800000,'
+        b'[4,"c-42",1795168800000,1795168800000,'
         """
         # Every field by name, in _FIELD_NAMES' order (a test checks it): compiled, these are
         # native reads, where getattr by name was a third of the encoding's cost.
@@ -196,7 +201,7 @@ class CustomerState:
             self.s_late, self.s_csat_sum, self.s_csat_n, self.e_touch, self.e_sent_sum,
             self.e_sent_w, self.last_touch_ts, self.nps_sum, self.nps_n, self.csat_sum,
             self.csat_n, self.last_survey_ts, self.score, self.components, self.below,
-            self.drop_window, self.next_due, self.s_abandoned,
+            self.drop_window, self.next_due, self.s_abandoned, self.lost,
         ])
         # orjson's bytes keep their (much larger) allocation behind them; a table holding
         # millions of rows must keep right-sized copies.
@@ -217,7 +222,7 @@ class CustomerState:
         ValueError: unknown customer state format [9]
         """
         values: list[Any] = orjson.loads(data)
-        if not values or values[0] not in (1, 2, STATE_FORMAT):
+        if not values or values[0] not in READ_FORMATS:
             raise ValueError(f"unknown customer state format {values[:1]!r}")
         if values[0] == 1:  # event ids as such: remember their digests
             values[_RECENT_IDS] = "".join(id_digest(event_id) for event_id in values[_RECENT_IDS])
@@ -226,7 +231,7 @@ class CustomerState:
 
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(CustomerState))
 _RECENT_IDS = 1 + _FIELD_NAMES.index("recent_ids")  # its place in an encoded row
-# Places in an encoded row (every format keeps them: format 3 only appends a field).
+# Places in an encoded row (every format keeps them: formats 3 and 4 only append a field).
 _SCORE = 1 + _FIELD_NAMES.index("score")
 _NEXT_DUE = 1 + _FIELD_NAMES.index("next_due")
 _REF_TS = 1 + _FIELD_NAMES.index("ref_ts")
@@ -248,6 +253,6 @@ def schedule_fields(data: bytes) -> tuple[float | None, int | None, int]:
     ValueError: unknown customer state format [9]
     """
     values: list[Any] = orjson.loads(data)
-    if not values or values[0] not in (1, 2, STATE_FORMAT):
+    if not values or values[0] not in READ_FORMATS:
         raise ValueError(f"unknown customer state format {values[:1]!r}")
     return values[_SCORE], values[_NEXT_DUE], values[_REF_TS]

@@ -41,7 +41,7 @@ def customer_view(state: CustomerState, cfg: ScoringConfig) -> dict[str, Any]:
     evaluation = evaluate(state, state.ref_ts, cfg)
     score = state.score if state.score is not None else round(evaluation.score, 1)
     body = score_message(state, evaluation, score, None, "event", cfg)
-    del body["previous_score"], body["reason"]
+    del body["previous_score"], body["reason"], body["change"]
     body["below_threshold"] = state.below
     body["open_tickets"] = len(state.open_tickets)
     return body

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from scorers.change import change_since
 from scorers.config import ScoringConfig
 from scorers.events import (
     INTERACTION,
@@ -165,7 +166,8 @@ def value_at(result: OfflineResult, schedule: DueSchedule, as_of_ms: int, partit
         take(customer, outputs)
         evaluation = evaluate(state, as_of_ms, cfg)
         result.scores[customer] = score_message(
-            state, evaluation, round(evaluation.score, 1), state.score, AS_OF, cfg)
+            state, evaluation, round(evaluation.score, 1), state.score, AS_OF, cfg,
+            change_since(state.score, state.lost, state.components, evaluation))
 
 
 def read_lines(path: Path) -> Iterator[bytes]:

@@ -377,9 +377,25 @@ def test_format_2_rows_are_read_with_no_abandoned_tickets() -> None:
     """Format 3 appended ``s_abandoned``: a row written before it decodes with it at 0."""
     state = CustomerState(customer_id="c", first_ts=T0, ref_ts=T0, events_seen=2, s_late=1.5)
     row = orjson.loads(state.to_bytes())
-    assert row[0] == STATE_FORMAT == 3 and row[-1] == 0.0
-    old = CustomerState.from_bytes(orjson.dumps([2, *row[1:-1]]))
+    assert row[0] == STATE_FORMAT == 4 and row[-2] == 0.0 and row[-1] is None
+    old = CustomerState.from_bytes(orjson.dumps([2, *row[1:-2]]))
     assert old == state
+
+
+def test_format_3_rows_are_read_without_lost_points_and_change_nothing_until_rescored() -> None:
+    """Format 4 appended ``lost``: a format-3 row decodes with None, and its next score message
+    has an empty change (there is nothing to compare with) but the same score."""
+    state, _ = apply_event(None, purchase(T0), CFG)
+    row = orjson.loads(state.to_bytes())
+    assert row[-1] is not None
+    old = CustomerState.from_bytes(orjson.dumps([3, *row[1:-1]]))
+    assert old.lost is None
+    ticket_event = ticket(T0 + DAY, "t-1", "opened", priority=3)
+    _, out_new = apply_event(state, ticket_event, CFG)
+    _, out_old = apply_event(old, ticket_event, CFG)
+    assert out_old.score is not None and out_new.score is not None
+    assert out_old.score["change"] == [] and out_new.score["change"] != []
+    assert out_old.score["score"] == out_new.score["score"]
 
 
 # --- 5. determinism and round trips -----------------------------------------------------------
