@@ -41,8 +41,8 @@ def lost_points(evaluation: Evaluation) -> list[float | None]:
     return out
 
 
-def _value(value: float | None) -> str:
-    return "no data" if value is None else f"{value:.0f}"
+def _value(value: float | None, digits: int) -> str:
+    return "no data" if value is None else f"{value:.{digits}f}"
 
 
 def change_text(component: str, points: float, before: float | None, after: float | None,
@@ -55,8 +55,11 @@ def change_text(component: str, points: float, before: float | None, after: floa
     '-16.2: support 82 -> 41, 2 urgent tickets open past SLA'
     >>> change_text("engagement", 3.0, None, 70.0, "")
     '+3.0: engagement no data -> 70'
+    >>> change_text("purchase", -0.2, 84.4, 84.2, "no purchase in 36 days")  # tenths if need be
+    '-0.2: purchase 84.4 -> 84.2, no purchase in 36 days'
     """
-    text = f"{points:+.1f}: {component} {_value(before)} -> {_value(after)}"
+    digits = 1 if before is not None and after is not None and round(before) == round(after) else 0
+    text = f"{points:+.1f}: {component} {_value(before, digits)} -> {_value(after, digits)}"
     return f"{text}, {detail}" if detail else text
 
 

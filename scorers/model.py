@@ -134,22 +134,29 @@ class Driver:
 
 @dataclass(slots=True, init=False)
 class Loss:
-    """The ``points`` of the composite a component costs and why (``detail``, the sentence
-    of its worst part; empty when nothing in it lost points).
+    """The ``points`` of the composite a component costs and why: ``detail``, the sentence of
+    its worst ``part`` (formatted on use; empty when nothing in it lost points).
 
     Examples:
 
-    >>> Loss(16.2, "2 urgent tickets open past SLA").points
-    16.2
+    >>> loss = Loss(16.2, Part(40.0, "{} urgent tickets open past SLA", (2,)))
+    >>> loss.points, loss.detail
+    (16.2, '2 urgent tickets open past SLA')
+    >>> Loss(0.0, None).detail
+    ''
     """
 
     points: float
-    detail: str
+    part: Part | None
 
     # An explicit __init__: mypyc compiles it, not the one dataclass generates at import.
-    def __init__(self, points: float, detail: str) -> None:
+    def __init__(self, points: float, part: Part | None) -> None:
         self.points = points
-        self.detail = detail
+        self.part = part
+
+    @property
+    def detail(self) -> str:
+        return "" if self.part is None else self.part.detail
 
 
 class Evaluation:
@@ -835,11 +842,10 @@ def _losses(present: dict[str, ComponentResult], weights: Mapping[str, float],
             value = min(value, others)
         points = weights[name] / weight_sum * (100.0 - value)
         worst = _worst_part(result)
-        detail = "" if worst is None else worst.detail
         if capped is not None and capped[0] == name and result.cap is not None:
             points += capped[1]
-            detail = result.cap.detail
-        out[name] = Loss(points, detail)
+            worst = result.cap
+        out[name] = Loss(points, worst)
     return out
 
 

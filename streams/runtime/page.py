@@ -1,8 +1,11 @@
 """The live page at ``/`` and the recent-alerts feed behind it.
 
 ``GET /`` serves ``streams/runtime/static/index.html``: plain HTML and JavaScript (no build
-step) that polls ``GET /at-risk`` and ``GET /alerts/recent`` every few seconds and shows the
-customers at risk (score, band, trend, drivers) and the latest alerts.
+step, ``static/page.js``) that polls ``GET /at-risk`` and ``GET /alerts/recent`` every few
+seconds and shows the customers at risk (score, band, 90-day sparkline, change over 7 and 30
+days, what changed), one customer's history, the whole population and the latest alerts. Its
+charts come from Chart.js, vendored in ``static/vendor`` and served by the worker under
+``/static/`` (:data:`STATIC_FILES`), so the page needs nothing from the internet.
 
 ``GET /alerts/recent?limit=N`` answers from memory: every worker follows the whole alert topic
 with its own consumer (no consumer group, so each worker sees every partition), starting a
@@ -47,10 +50,35 @@ DEFAULT_RECENT = 20
 RETRY_S = 2.0
 
 
+# What ``/static/...`` serves: nothing but these package data files.
+STATIC_FILES: dict[str, str] = {
+    "page.js": "text/javascript",
+    "vendor/chart.umd.min.js": "text/javascript",
+    "vendor/chart.js-LICENSE.md": "text/plain",
+}
+
+
 def index_html() -> str:
     """The page (a package data file)."""
     page = resources.files("streams.runtime").joinpath("static/index.html")
     return page.read_text(encoding="utf-8")
+
+
+def static_file(name: str) -> tuple[bytes, str] | None:
+    """The bytes and content type of the static file ``name``, None for any other name.
+
+    Examples:
+
+    >>> body, kind = static_file("vendor/chart.umd.min.js")
+    >>> kind, body[:17]
+    ('text/javascript', b'/*!\\n * Chart.js v')
+    >>> static_file("../settings.py") is None
+    True
+    """
+    kind = STATIC_FILES.get(name)
+    if kind is None:
+        return None
+    return resources.files("streams.runtime").joinpath("static", name).read_bytes(), kind
 
 
 class RecentAlerts:
@@ -154,6 +182,15 @@ async def _follow(settings: Settings, recent: RecentAlerts, book: ActionBook,
         await consumer.stop()
 
 
+def serve_static(view: View, name: str) -> Response:
+    found = static_file(name)
+    if found is None:
+        return view.json({"error": "not_found", "detail": f"no static file {name!r}"},
+                         status=404)
+    body, kind = found
+    return view.bytes(body, content_type=kind, headers={"Cache-Control": "max-age=300"})
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -188,6 +225,16 @@ def register_page(app: faust.App, settings: Settings) -> RecentAlerts:
         async def get(self, request: Request) -> Response:
             return self.html(html, headers={"Cache-Control": "no-cache"})
 
+    @app.page("/static/{name}")
+    class Static(View):
+        async def get(self, request: Request, name: str) -> Response:
+            return serve_static(self, name)
+
+    @app.page("/static/vendor/{name}")
+    class StaticVendor(View):
+        async def get(self, request: Request, name: str) -> Response:
+            return serve_static(self, f"vendor/{name}")
+
     @app.page("/alerts/recent")
     class Recent(View):
         async def get(self, request: Request) -> Response:
@@ -218,5 +265,5 @@ def register_page(app: faust.App, settings: Settings) -> RecentAlerts:
     async def recent_alerts_feed() -> None:
         await follow_alerts(settings, recent, book)
 
-    del Index, Recent, Acknowledge, Snooze, recent_alerts_feed
+    del Index, Static, StaticVendor, Recent, Acknowledge, Snooze, recent_alerts_feed
     return recent
