@@ -5,6 +5,7 @@ memory per customer."""
 from __future__ import annotations
 
 import asyncio
+import random
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,13 @@ from scorers.config import DAY_MS, HOUR_MS
 from scorers.timefmt import format_ms, parse_rfc3339_ms
 from streams.laptop.scenario import EPOCH_MS, complaints, healthy_history, ticket_storm
 from streams.laptop.worker_process import WorkerProcess
-from streams.runtime.history import HISTORY_DAYS, alerts_key, encode_point, history_key
+from streams.runtime.history import (
+    HISTORY_DAYS,
+    alerts_key,
+    encode_point,
+    history_key,
+    put_point,
+)
 from streams.runtime.owner_directory import Owner
 from streams.runtime.projector import Scripts, customer_key, write_history
 from streams.settings import Settings
@@ -32,7 +39,8 @@ StartWorker = Callable[..., WorkerProcess]
 DAYS = 120
 # What one customer's history, alerts and latest-score hash may take in Redis (design.md 4.4).
 BOUND_120 = 40_000
-BOUND_400 = 130_000
+BOUND_400 = 80_000
+BOUND_400_CHANGE = 400_000
 
 
 def daily_touches(cid: str, days: int) -> list[dict[str, Any]]:
@@ -200,7 +208,43 @@ def test_history_population_search_and_at_risk_after_120_days(
 
     per_customer = {cid: memory(settings, cid) for cid in expected}
     sizing = memory_for_days(settings, expected["churning-0"][-1], 400)
+    change = [{"component": c, "points": -6.2, "from": 82.0, "to": 41.0,
+               "detail": "2 urgent tickets open past SLA",
+               "text": f"-6.2: {c} 82 -> 41, 2 urgent tickets open past SLA"}
+              for c in ("support", "engagement", "purchase")]
+    with_change = memory_for_days(settings, {**expected["churning-0"][-1], "change": change},
+                                  400)
     print(f"\nRedis memory per customer after {DAYS} days (history + alerts + hash): "
-          f"{per_customer}; a 400-day history alone: {sizing} bytes")
+          f"{per_customer}; a 400-day history alone: {sizing} bytes, {with_change} bytes with "
+          "a 3-entry change list in every point")
     assert max(per_customer.values()) < BOUND_120
-    assert sizing < BOUND_400
+    assert sizing < BOUND_400 and with_change < BOUND_400_CHANGE
+
+
+def test_the_lua_script_keeps_the_list_the_python_rule_keeps(settings: Settings) -> None:
+    """PUT_POINT on the real Redis against :func:`put_point`, on days in a shuffled order
+    past the bound (older days, same-day updates, replays)."""
+    rnd = random.Random(14)
+    stamps = [EPOCH_MS + rnd.randrange(0, 500 * DAY_MS) for _ in range(1500)]
+
+    async def run() -> list[str]:
+        client = aioredis.Redis.from_url(settings.redis.url)
+        scripts = Scripts(client)
+        for ms in stamps:
+            _, _, element = encode_point({"as_of": format_ms(ms), "score": 50.0,
+                                          "band": "fair", "components": {}})
+            async with client.pipeline(transaction=False) as pipe:
+                await write_history(pipe, scripts, settings.redis.prefix,
+                                    {("c", int(element[:5])): element}, {})
+                await pipe.execute()
+        kept = [e.decode() for e in await client.lrange(
+            history_key(settings.redis.prefix, "c"), 0, -1)]
+        await client.aclose()
+        return kept
+
+    model: list[str] = []
+    for ms in stamps:
+        put_point(model, encode_point({"as_of": format_ms(ms), "score": 50.0, "band": "fair",
+                                       "components": {}})[2])
+    kept = asyncio.run(run())
+    assert kept == model and len(kept) == HISTORY_DAYS and kept == sorted(kept)
