@@ -143,7 +143,7 @@ class RedisProjector:
         self.alerts: dict[str, tuple[str, int, str]] = {}  # alert_id -> customer, ms, member
         # Records fetched but not yet taken: taking stops where event time enters a later
         # day, so that the population of the day that ended is counted before it moves on.
-        self.carry: list[tuple[TopicPartition, bytes | None, int]] = []
+        self.carry: list[tuple[TopicPartition, bytes | None, bytes | None, int]] = []
         self.event_day: int | None = None  # the UTC day of the latest as_of read
         self.day_ended: tuple[int, int] | None = None  # (ended day, new day) to snapshot
         self.offsets: dict[TopicPartition, int] = {}
@@ -207,10 +207,10 @@ class RedisProjector:
                 failed = exc
         if len(self.pending) < self.max_pending and not self.carry and not self.day_ended:
             batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
-            self.carry = [(tp, record.value, record.offset)
+            self.carry = [(tp, record.key, record.value, record.offset)
                           for tp, records in batches.items() for record in records]
         self._take_carried()
-        metrics.REDIS_PENDING.set(len(self.pending))
+        metrics.REDIS_PENDING.set(self._pending_customers())
         if not self._has_pending():
             if self.day_ended:
                 if not (checked and failed is None and await self._snapshot(client)):
@@ -227,6 +227,14 @@ class RedisProjector:
             return
         await asyncio.sleep(min(MAX_BACKOFF_S, 0.2 * 2 ** min(self.failures, 8)))
 
+    def _pending_customers(self) -> int:
+        """Customers whose latest score read is not in Redis yet: pending, or carried
+        (fetched, waiting for an ended day's snapshot, which an outage can hold up)."""
+        scores = self.settings.topics.scores
+        carried = {key.decode(errors="replace") for tp, key, _, _ in self.carry
+                   if key is not None and tp.topic == scores}
+        return len(carried | self.pending.keys())
+
     def _has_pending(self) -> bool:
         return bool(self.pending or self.points or self.alerts)
 
@@ -235,7 +243,7 @@ class RedisProjector:
         later day than the projector's (that one waits for the ended day's snapshot)."""
         taken = 0
         while taken < len(self.carry) and self.day_ended is None:
-            tp, value, offset = self.carry[taken]
+            tp, _, value, offset = self.carry[taken]
             if tp.topic == self.settings.topics.alerts:
                 self._take_alert(value)
             elif not self._take(value):
@@ -319,7 +327,7 @@ class RedisProjector:
         metrics.REDIS_WRITE_SECONDS.observe(time.perf_counter() - started)
         metrics.REDIS_WRITES.inc(len(batch))
         self.pending, self.points, self.alerts = {}, {}, {}
-        metrics.REDIS_PENDING.set(0)
+        metrics.REDIS_PENDING.set(self._pending_customers())
         return True
 
     def _write_failed(self, customers: int, exc: RedisError | OSError) -> None:
