@@ -52,11 +52,11 @@ from streams.notify.digest import DigestBook, digest_day, digest_due, digest_id,
 from streams.notify.email_sender import send_with_retries
 from streams.notify.messages import digest_email
 from streams.notify.offset_ledger import OffsetLedger
-from streams.notify.owner_directory import OwnerDirectory
 from streams.notify.owners import Owner
 from streams.notify.routes import Destination, Routing
 from streams.notify.webhook_sender import Sleep
 from streams.runtime.alert_actions import ActionBook, apply_action
+from streams.runtime.owner_directory import OwnerDirectory
 from streams.runtime.projector import redis_client
 from streams.runtime.topic_follower import follow_topic
 from streams.settings import Settings
@@ -139,7 +139,7 @@ class Notifier:
         self.settings = settings
         self.routing = routing
         self.sleep = sleep
-        self.owners = OwnerDirectory()
+        self.owners = OwnerDirectory(metrics.OWNERS.set)
         self.actions = ActionBook()
         self.actions_ready = asyncio.Event()
         self.held: dict[str, list[Held]] = {}

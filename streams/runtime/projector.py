@@ -1,15 +1,20 @@
-"""The Redis read model: a projection of the ``relationship-scores`` topic.
+"""The Redis read model: a projection of the ``relationship-scores`` and alert topics.
 
 The projector has its own consumer group, apart from the scoring agent, so a slow or absent
 Redis never stalls scoring. It keeps at most one pending record per customer (the latest
-score), writes them in pipelined batches, and commits its offsets only after Redis has them:
-after a Redis outage or a crash it resumes from the last written offset and converges, since
-every write is an overwrite.
+score) and one per customer and event-time day (the day's last score, for the history),
+writes them in pipelined batches, and commits its offsets only after Redis has them: after a
+Redis outage or a crash it resumes from the last written offset and converges, since every
+write is an overwrite or an idempotent put (:mod:`streams.runtime.history`).
 
 Keys (prefix from ``RELSCORE_REDIS_PREFIX``):
 ``{prefix}customer:{id}`` hash of the latest score message (nested fields as JSON),
 ``{prefix}scores`` sorted set of every customer by score,
-``{prefix}at_risk`` sorted set of customers currently below the alert threshold.
+``{prefix}at_risk`` sorted set of customers currently below the alert threshold,
+``{prefix}ids`` lex-ordered set of every customer id (prefix search),
+``{prefix}history:{id}``, ``{prefix}alerts:{id}`` the daily points and the alerts
+(:mod:`streams.runtime.history`), ``{prefix}population`` customers per band per day
+(:mod:`streams.runtime.population`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,17 @@ from redis.exceptions import RedisError
 
 from streams.kafka_clients import aiokafka_client_config
 from streams.runtime import metrics
+from streams.runtime.history import (
+    HISTORY_DAYS,
+    MAX_ALERTS,
+    PUT_ALERT,
+    PUT_POINT,
+    alert_member,
+    alerts_key,
+    encode_point,
+    history_key,
+)
+from streams.runtime.population import SNAPSHOT, band_floors, population_key
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +68,10 @@ def redis_client(settings: Settings) -> aioredis.Redis:
 
 def customer_key(prefix: str, customer_id: str) -> str:
     return f"{prefix}customer:{customer_id}"
+
+
+def ids_key(prefix: str) -> str:
+    return f"{prefix}ids"
 
 
 def hash_fields(message: Mapping[str, Any]) -> dict[str, str]:
@@ -77,6 +97,7 @@ async def write_batch(
             pipe.delete(key)
             pipe.hset(key, mapping=cast(Any, hash_fields(message)))
             pipe.zadd(f"{prefix}scores", {customer: message["score"]})
+            pipe.zadd(ids_key(prefix), {customer: 0})
             # At risk: under the threshold with the evidence to page (not on alert_hold).
             if message["score"] < threshold and not message.get("alert_hold"):
                 pipe.zadd(f"{prefix}at_risk", {customer: message["score"]})
@@ -85,8 +106,31 @@ async def write_batch(
         await pipe.execute()
 
 
+class Scripts:
+    """The read model's Lua scripts, registered on one client (EVALSHA, loaded on demand)."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.put_point = client.register_script(PUT_POINT)
+        self.put_alert = client.register_script(PUT_ALERT)
+        self.snapshot = client.register_script(SNAPSHOT)
+
+
+async def write_history(pipe: Any, scripts: Scripts, prefix: str,
+                        points: Mapping[tuple[str, int], str],
+                        alerts: Mapping[str, tuple[str, int, str]]) -> None:
+    """Queue the daily points ``(customer, day) -> element`` and the alerts
+    ``alert_id -> (customer, as_of ms, member)`` on ``pipe``."""
+    for (customer, day), element in points.items():
+        await scripts.put_point(keys=[history_key(prefix, customer)],
+                                args=[f"{day:05d}", element[5:18], element, HISTORY_DAYS],
+                                client=pipe)
+    for alert_id, (customer, ms, member) in alerts.items():
+        await scripts.put_alert(keys=[alerts_key(prefix, customer)],
+                                args=[ms, alert_id, member, MAX_ALERTS], client=pipe)
+
+
 class RedisProjector:
-    """Consumes the score topic and keeps the Redis read model up to date."""
+    """Consumes the score and alert topics and keeps the Redis read model up to date."""
 
     def __init__(self, settings: Settings, threshold: float, *, batch_size: int = 500,
                  max_pending: int = 200_000) -> None:
@@ -95,6 +139,13 @@ class RedisProjector:
         self.batch_size = batch_size
         self.max_pending = max_pending
         self.pending: dict[str, dict[str, Any]] = {}
+        self.points: dict[tuple[str, int], str] = {}  # (customer, day) -> its last point
+        self.alerts: dict[str, tuple[str, int, str]] = {}  # alert_id -> customer, ms, member
+        # Records fetched but not yet taken: taking stops where event time enters a later
+        # day, so that the population of the day that ended is counted before it moves on.
+        self.carry: list[tuple[TopicPartition, bytes | None, bytes | None, int]] = []
+        self.event_day: int | None = None  # the UTC day of the latest as_of read
+        self.day_ended: tuple[int, int] | None = None  # (ended day, new day) to snapshot
         self.offsets: dict[TopicPartition, int] = {}
         self.failures = 0
         # Check the per-partition markers (is Redis still holding what we wrote?) at start and
@@ -104,7 +155,7 @@ class RedisProjector:
     async def run(self) -> None:
         """Project until cancelled."""
         consumer = AIOKafkaConsumer(
-            self.settings.topics.scores,
+            self.settings.topics.scores, self.settings.topics.alerts,
             group_id=f"{self.settings.worker.app_id}-redis-projector",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -116,6 +167,7 @@ class RedisProjector:
             await consumer.stop()
             raise
         client = redis_client(self.settings)
+        self.scripts = Scripts(client)
         try:
             while True:
                 await self._step(consumer, client)
@@ -141,6 +193,7 @@ class RedisProjector:
                             tp.topic, tp.partition)
                 await consumer.seek_to_beginning(tp)
                 self.offsets.pop(tp, None)
+                self.carry = [item for item in self.carry if item[0] != tp]
         self.check_markers = False
         return True
 
@@ -152,14 +205,17 @@ class RedisProjector:
                 checked = await self._resync_if_wiped(consumer, client)
             except (RedisError, OSError) as exc:  # down, refused or a stale connection
                 failed = exc
-        if len(self.pending) < self.max_pending:
+        if len(self.pending) < self.max_pending and not self.carry and not self.day_ended:
             batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
-            for tp, records in batches.items():
-                for record in records:
-                    self._take(record.value)
-                    self.offsets[tp] = record.offset + 1
-        metrics.REDIS_PENDING.set(len(self.pending))
-        if not self.pending:
+            self.carry = [(tp, record.key, record.value, record.offset)
+                          for tp, records in batches.items() for record in records]
+        self._take_carried()
+        metrics.REDIS_PENDING.set(self._pending_customers())
+        if not self._has_pending():
+            if self.day_ended:
+                if not (checked and failed is None and await self._snapshot(client)):
+                    await asyncio.sleep(min(MAX_BACKOFF_S, 0.2 * 2 ** min(self.failures, 8)))
+                return
             if self.offsets:
                 await self._commit(consumer)
             return
@@ -171,24 +227,94 @@ class RedisProjector:
             return
         await asyncio.sleep(min(MAX_BACKOFF_S, 0.2 * 2 ** min(self.failures, 8)))
 
-    def _take(self, value: bytes | None) -> None:
+    def _pending_customers(self) -> int:
+        """Customers whose latest score read is not in Redis yet: pending, or carried
+        (fetched, waiting for an ended day's snapshot, which an outage can hold up)."""
+        scores = self.settings.topics.scores
+        carried = {key.decode(errors="replace") for tp, key, _, _ in self.carry
+                   if key is not None and tp.topic == scores}
+        return len(carried | self.pending.keys())
+
+    def _has_pending(self) -> bool:
+        return bool(self.pending or self.points or self.alerts)
+
+    def _take_carried(self) -> None:
+        """Take the carried records in order, up to the first one whose event time is in a
+        later day than the projector's (that one waits for the ended day's snapshot)."""
+        taken = 0
+        while taken < len(self.carry) and self.day_ended is None:
+            tp, _, value, offset = self.carry[taken]
+            if tp.topic == self.settings.topics.alerts:
+                self._take_alert(value)
+            elif not self._take(value):
+                break
+            self.offsets[tp] = offset + 1
+            taken += 1
+        del self.carry[:taken]
+
+    def _take(self, value: bytes | None) -> bool:
+        """Take one score record; False (not taken) when it starts a later event-time day."""
         if not value:
-            return
+            return True
         try:
             message = orjson.loads(value)
             customer = message["customer_id"]
             float(message["score"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             metrics.REDIS_ERRORS.labels("decode").inc()
-            return
+            return True
+        try:
+            day, _, element = encode_point(message)
+        except (KeyError, TypeError, ValueError):
+            metrics.REDIS_ERRORS.labels("decode").inc()
+        else:
+            if self.event_day is None:
+                self.event_day = day
+            elif day > self.event_day:
+                self.day_ended = (self.event_day, day)
+                return False
+            self.points[(str(customer), day)] = element
         self.pending[customer] = message
+        return True
+
+    def _take_alert(self, value: bytes | None) -> None:
+        if not value:
+            return
+        try:
+            alert = orjson.loads(value)
+            customer = str(alert["customer_id"])
+            ms, alert_id, member = alert_member(alert)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            metrics.REDIS_ERRORS.labels("decode").inc()
+            return
+        self.alerts[alert_id] = (customer, ms, member)
+
+    async def _snapshot(self, client: aioredis.Redis) -> bool:
+        """Count the customers per band for the day(s) that ended, then move to the new day."""
+        assert self.day_ended is not None
+        ended, new = self.day_ended
+        prefix = self.settings.redis.prefix
+        try:
+            await self.scripts.snapshot(
+                keys=[f"{prefix}scores", population_key(prefix)],
+                args=[ended, new - 1, HISTORY_DAYS, *band_floors()], client=client)
+        except (RedisError, OSError) as exc:
+            self._write_failed(0, exc)
+            return False
+        self.event_day, self.day_ended = new, None
+        return True
 
     async def _flush(self, client: aioredis.Redis) -> bool:
         started = time.perf_counter()
         batch = self.pending
         markers = [self._marker(tp) for tp in self.offsets]
+        prefix = self.settings.redis.prefix
         try:
-            await write_batch(client, self.settings.redis.prefix, self.threshold, batch)
+            await write_batch(client, prefix, self.threshold, batch)
+            if self.points or self.alerts:
+                async with client.pipeline(transaction=False) as pipe:
+                    await write_history(pipe, self.scripts, prefix, self.points, self.alerts)
+                    await pipe.execute()
             if markers:
                 await client.mset(dict.fromkeys(markers, b"1"))
         except (RedisError, OSError) as exc:
@@ -200,8 +326,8 @@ class RedisProjector:
         self.failures = 0
         metrics.REDIS_WRITE_SECONDS.observe(time.perf_counter() - started)
         metrics.REDIS_WRITES.inc(len(batch))
-        self.pending = {}
-        metrics.REDIS_PENDING.set(0)
+        self.pending, self.points, self.alerts = {}, {}, {}
+        metrics.REDIS_PENDING.set(self._pending_customers())
         return True
 
     def _write_failed(self, customers: int, exc: RedisError | OSError) -> None:

@@ -1,4 +1,5 @@
-"""HTTP views on the worker's web server: health, one customer, the at-risk list.
+"""HTTP views on the worker's web server: health, one customer, the at-risk list (history,
+population and search: :mod:`streams.runtime.history_views`).
 
 ``GET /customers/{id}`` is answered from the state table by the worker that owns the id's
 partition: any worker receiving the request forwards it there. ``GET /at-risk`` reads the
@@ -22,6 +23,7 @@ from scorers.events import InvalidEvent, normalise_customer_id
 from scorers.model import evaluate
 from scorers.scorer import score_message
 from scorers.state import CustomerState
+from streams.runtime.history_views import at_risk_trends, register_history_views
 from streams.runtime.page import register_page
 from streams.runtime.projector import customer_key, redis_client
 from streams.settings import Settings
@@ -73,6 +75,8 @@ def register_views(app: faust.App, settings: Settings, cfg: ScoringConfig,
             redis_holder["client"] = redis_client(settings)
         return redis_holder["client"]
 
+    owners = register_history_views(app, settings, cfg.alerts.threshold, redis, error)
+
     @app.page("/healthz")
     class Health(View):
         async def get(self, request: Request) -> Response:
@@ -119,13 +123,14 @@ def register_views(app: faust.App, settings: Settings, cfg: ScoringConfig,
                     for member, _ in rows:
                         pipe.hgetall(customer_key(prefix, member.decode()))
                     details = await pipe.execute()
+                customers = decode_at_risk(rows, details)
+                await at_risk_trends(client, prefix, customers, owners, cfg.alerts.threshold)
             except (RedisError, OSError) as exc:
                 log.warning("at-risk query failed: %s", exc.__class__.__name__)
                 return error(self, 503, "read_model_unavailable",
                              "the Redis read model is not reachable; scores are still on the "
                              f"{settings.topics.scores} topic")
-            return self.json({"threshold": cfg.alerts.threshold,
-                              "customers": decode_at_risk(rows, details)})
+            return self.json({"threshold": cfg.alerts.threshold, "customers": customers})
 
     del Health, Customer, AtRisk
     register_page(app, settings)

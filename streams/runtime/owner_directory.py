@@ -1,5 +1,8 @@
 """Who owns each customer: the compacted owners topic, followed into memory.
 
+Used by ``relscore notify`` (routing) and by the worker's views (the owner column), so it
+lives in runtime, which must not import notify.
+
 The directory reads the topic from its start at every start (it is compacted: one record per
 customer) and says it is ready once it has caught up with the end offsets it found, so no
 alert is routed before the owners loaded so far are known. It keeps following afterwards: an
@@ -11,15 +14,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import orjson
 
-from streams.notify import metrics
-from streams.notify.owners import Owner
 from streams.runtime.topic_follower import follow_topic
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who owns a customer, and where to reach them.
+
+    >>> owner = Owner("c-42", "Ana Lima", "ana@example.com", None)
+    >>> owner.to_json()
+    b'{"customer_id":"c-42","owner":"Ana Lima","email":"ana@example.com","slack":null}'
+    >>> Owner.from_json(owner.to_json()) == owner
+    True
+    """
+
+    customer_id: str
+    owner: str
+    email: str | None
+    slack: str | None
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"customer_id": self.customer_id, "owner": self.owner,
+                             "email": self.email, "slack": self.slack})
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Owner:
+        values = orjson.loads(data)
+        return cls(values["customer_id"], values["owner"], values.get("email"),
+                   values.get("slack"))
 
 
 class OwnerDirectory:
@@ -33,8 +63,9 @@ class OwnerDirectory:
     True
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_count: Callable[[int], object] | None = None) -> None:
         self.owners: dict[str, Owner] = {}
+        self.on_count = on_count  # told the number of owners after each change (a gauge)
         self.ready = asyncio.Event()
         self.rejected = 0
 
@@ -54,7 +85,8 @@ class OwnerDirectory:
             log.warning("owners topic: a record is not an owner (key %r); it is ignored", key)
             return
         self.owners[owner.customer_id] = owner
-        metrics.OWNERS.set(len(self.owners))
+        if self.on_count is not None:
+            self.on_count(len(self.owners))
 
     async def follow(self, settings: Settings) -> None:
         """Read the owners topic from its start, set :attr:`ready` once caught up, and
