@@ -4,7 +4,7 @@
 elements. Each element is the day's last score message, encoded compactly
 (:func:`encode_point`): 5 digits of day number and 13 of event-time ms (so the Lua script
 orders and replaces by a string prefix, without decoding JSON), then a JSON array
-``[score, band, components(, change)]``. ``as_of`` is not stored: it is the ms rendered as
+``[score, band, components]``. ``as_of`` is not stored: it is the ms rendered as
 the scorer renders it (:func:`scorers.timefmt.format_ms`).
 
 The script (:data:`PUT_POINT`) replaces the element of the same day when the new point's
@@ -27,7 +27,9 @@ import orjson
 from scorers.timefmt import format_ms, parse_rfc3339_ms
 
 HISTORY_DAYS = 430  # >= 400 days of history, with a month to spare
-MAX_ALERTS = 200  # per customer; a customer alerts a few times a month at most
+# Per customer: the rules page at most once per crossing, a few times a month for the worst;
+# an alert with its drivers and change is about 1.5 KB in Redis.
+MAX_ALERTS = 60
 DAY_MS = 86_400_000
 PREFIX_CHARS = 18  # 5 digits of day, 13 of epoch ms
 
@@ -115,37 +117,29 @@ def encode_point(message: Mapping[str, Any]) -> tuple[int, int, str]:
     >>> day, elem
     (20650, '206501784196000000[55.2,"fair",{"support":41.0}]')
     >>> encode_point({"as_of": "2026-07-16T10:00:00Z", "score": 1, "band": "poor",
-    ...     "components": {}, "change": []})[2][18:]
-    '[1.0,"poor",{},[]]'
+    ...     "components": {}, "change": [{"component": "support"}]})[2][18:]  # not kept
+    '[1.0,"poor",{}]'
     """
     ms = parse_rfc3339_ms(message["as_of"])
     if not 0 <= ms < 10**13:
         raise ValueError("as_of out of range")
     body: list[Any] = [float(message["score"]), message.get("band"),
                        message.get("components") or {}]
-    if "change" in message:
-        body.append(message["change"])
     day = day_number(ms)
     return day, ms, f"{day:05d}{ms:013d}" + orjson.dumps(body).decode()
 
 
 def decode_point(element: bytes | str) -> dict[str, Any]:
-    """A history element as an API point (``change`` only when the message had one).
+    """A history element as an API point.
 
     >>> point = decode_point('206501784196000000[55.2,"fair",{"support":41.0}]')
     >>> point["as_of"], point["score"], point["band"], point["components"]
     ('2026-07-16T10:00:00Z', 55.2, 'fair', {'support': 41.0})
-    >>> "change" in point
-    False
-    >>> decode_point(b'206501784196000000[55.2,"fair",{},[]]')["change"]
-    []
     """
     text = element.decode() if isinstance(element, bytes) else element
     body = orjson.loads(text[PREFIX_CHARS:])
     point: dict[str, Any] = {"as_of": format_ms(int(text[5:PREFIX_CHARS])), "score": body[0],
                              "band": body[1], "components": body[2]}
-    if len(body) > 3:
-        point["change"] = body[3]
     return point
 
 

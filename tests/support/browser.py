@@ -117,8 +117,13 @@ class Browser:
             await asyncio.sleep(0.25)
         raise TimeoutError(f"page never satisfied {expression!r} (last value {value!r})")
 
-    async def screenshot(self, path: Path) -> Path:
-        await self.call("Emulation.setDeviceMetricsOverride", width=1280, height=900,
+    async def screenshot(self, path: Path, *, full_page: bool = False) -> Path:
+        """A PNG of the viewport (1280x900), or of the whole page's height with ``full_page``."""
+        height = 900
+        if full_page:
+            metrics = await self.call("Page.getLayoutMetrics")
+            height = max(height, int(metrics["cssContentSize"]["height"]))
+        await self.call("Emulation.setDeviceMetricsOverride", width=1280, height=height,
                         deviceScaleFactor=1, mobile=False)
         shot = await self.call("Page.captureScreenshot", format="png")
         path.parent.mkdir(parents=True, exist_ok=True)

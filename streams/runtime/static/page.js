@@ -136,7 +136,7 @@ function drivers(list) {
 
 function changes(list) {
   if (!list || !list.length) return null;
-  return el("div", { class: "muted" }, list.slice(0, 2).map((c) => c.text).join("; "));
+  return el("div", { class: "muted" }, "last move " + list.slice(0, 2).map((c) => c.text).join("; "));
 }
 
 function sortRows(rows, by) {
@@ -190,7 +190,7 @@ function renderAtRisk() {
       el("td", {}, change(c.change_7d)),
       el("td", {}, change(c.change_30d)),
       el("td", {}, belowFor(c)),
-      el("td", {}, changes(c.change), drivers(c.drivers)));
+      el("td", {}, changes(c.change), drivers((c.drivers || []).slice(0, 2))));
     row.addEventListener("click", () => showDetail(c.customer_id));
     return row;
   }));
@@ -240,7 +240,7 @@ async function showDetail(cid) {
       pointStyle: "triangle", pointRadius: 8, pointHoverRadius: 10,
       backgroundColor: alerts.map((a) => COLORS[a.severity] || COLORS.warning), borderColor: "#fff",
     });
-    const changed = points.filter((p) => p.change && p.change.length).reverse().slice(0, 40);
+    const changed = whatChanged(points, alerts);
     box.replaceChildren(
       el("h2", {}, `${c.customer_id}: ${fmt(c.score)} `, el("span", { class: "band " + c.band }, c.band)),
       el("p", { class: "sub" }, `as of ${when(c.as_of)}; ${c.events_seen} events, confidence ${c.confidence}, ${c.open_tickets} open tickets${c.segment ? ", " + c.segment : ""}. ${points.length} daily points and ${alerts.length} alerts in the last ${h.days} days.`),
@@ -248,9 +248,9 @@ async function showDetail(cid) {
       drivers(c.drivers) ? el("h3", {}, "What pulls it down now") : null, drivers(c.drivers),
       el("h3", {}, "What changed, newest first"),
       changed.length
-        ? el("ol", { class: "changes" }, ...changed.map((p) => el("li", {},
-            el("span", { class: "num" }, `${day(ms(p.as_of))} ${fmt(p.score)}: `), p.change.map((e) => e.text).join("; "))))
-        : el("p", { class: "muted" }, "No change recorded in this window."));
+        ? el("ol", { class: "changes" }, ...changed.map((item) => el("li", { class: item.kind },
+            el("span", { class: "num" }, `${day(item.at)} `), item.text)))
+        : el("p", { class: "muted" }, "No move of a point or more in this window."));
     new Chart(canvas, {
       type: "line",
       data: { datasets },
@@ -273,6 +273,34 @@ async function showDetail(cid) {
   } catch (err) {
     box.replaceChildren(el("p", { class: "muted" }, String(err.message || err)));
   }
+}
+
+// The moves of a point or more from one day to the next, with the components that moved most,
+// and the alerts with the change each one carries (its sentences), newest first.
+function whatChanged(points, alerts) {
+  const value = (v) => (typeof v === "number" ? v.toFixed(0) : "no data");
+  const items = alerts.map((a) => ({
+    at: ms(a.as_of), kind: "alerted",
+    text: `${a.type.replace("_", " ")} at ${fmt(a.score)}: ` + ((a.change && a.change.length)
+      ? a.change.map((c) => c.text) : (a.drivers || []).map((d) => d.detail)).join("; "),
+  }));
+  for (let i = 1; i < points.length; i++) {
+    const before = points[i - 1], now = points[i];
+    const delta = now.score - before.score;
+    if (Math.abs(delta) < 1) continue;
+    const names = new Set([...Object.keys(before.components || {}), ...Object.keys(now.components || {})]);
+    const moved = [...names].map((n) => [n, (before.components || {})[n], (now.components || {})[n]])
+      .filter(([, a, b]) => (typeof a === "number") !== (typeof b === "number")
+                            || (typeof a === "number" && Math.abs(b - a) >= 1))
+      .sort((x, y) => Math.abs((y[2] ?? 0) - (y[1] ?? 0)) - Math.abs((x[2] ?? 0) - (x[1] ?? 0)))
+      .slice(0, 3);
+    items.push({
+      at: ms(now.as_of), kind: "move",
+      text: `${fmt(before.score)} \u2192 ${fmt(now.score)} (${delta > 0 ? "+" : ""}${delta.toFixed(1)})`
+        + (moved.length ? ": " + moved.map(([n, a, b]) => `${n} ${value(a)} \u2192 ${value(b)}`).join(", ") : ""),
+    });
+  }
+  return items.sort((x, y) => y.at - x.at || (x.kind === "alerted" ? -1 : 1)).slice(0, 40);
 }
 
 // --- search ---------------------------------------------------------------------------------
