@@ -72,7 +72,9 @@ def env_values(group: type[Any], source: Mapping[str, str]) -> dict[str, Any]:
         raw = source.get(name)
         if raw is None or raw == "":
             continue
-        if f.type == "float":
+        if f.type == "bool":
+            values[f.name] = parse_bool(name, raw)
+        elif f.type == "float":
             try:
                 values[f.name] = float(raw)
             except ValueError:
@@ -88,6 +90,24 @@ def env_values(group: type[Any], source: Mapping[str, str]) -> dict[str, Any]:
         else:
             values[f.name] = raw
     return values
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """A yes/no variable: ``true``/``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``).
+
+    >>> parse_bool("RELSCORE_API_OPEN_HEALTH", "False")
+    False
+    >>> parse_bool("RELSCORE_API_OPEN_HEALTH", "maybe")
+    Traceback (most recent call last):
+    ...
+    streams.settings.SettingsError: RELSCORE_API_OPEN_HEALTH='maybe': use true or false
+    """
+    text = raw.strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r}: use true or false")
 
 
 def env_pairs(group: object) -> Iterator[tuple[str, str]]:
@@ -233,14 +253,110 @@ class WorkerSettings:
     broker_timeout_s: float = env_field("BROKER_TIMEOUT_S", 120.0)
 
 
+READ = "read"
+OPERATE = "operate"
+# What each role may do: read every GET route; operate also acknowledges and snoozes alerts.
+ROLES = (READ, OPERATE)
+TOKENS_HELP = ("write comma-separated role:token pairs, role read or operate, e.g. "
+               "RELSCORE_API_TOKENS=read:TOKEN1,operate:TOKEN2 (make a token with "
+               "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), "
+               "or unset it to leave the API open")
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """One bearer token of ``RELSCORE_API_TOKENS`` and its role. ``label`` (``operate#2``:
+    the role and the pair's position) names it in logs; the token itself never shows.
+
+    >>> ApiToken(OPERATE, "s3cret", "operate#2")
+    ApiToken(role='operate', label='operate#2')
+    """
+
+    role: str
+    token: str = field(repr=False)
+    label: str = ""
+
+
+def parse_api_tokens(raw: str | None) -> tuple[ApiToken, ...]:
+    """The tokens of ``RELSCORE_API_TOKENS`` (``role:token,role:token``); none when unset.
+
+    A malformed value is a :class:`SettingsError` naming the pair by its position, never
+    showing any of its text (a token could be in it).
+
+    >>> [t.label for t in parse_api_tokens("read:abc123, operate:def456")]
+    ['read#1', 'operate#2']
+    >>> try:
+    ...     parse_api_tokens("read:abc123,admin:def456")
+    ... except SettingsError as exc:
+    ...     print(str(exc).split(";")[0])
+    RELSCORE_API_TOKENS: pair 2 of 2 has an unknown role (roles: read, operate)
+    """
+    if raw is None or raw == "":
+        return ()
+    pairs = raw.split(",")
+    tokens: list[ApiToken] = []
+    roles: dict[str, str] = {}
+    for position, pair in enumerate(pairs, start=1):
+        where = f"RELSCORE_API_TOKENS: pair {position} of {len(pairs)}"
+        role, colon, token = pair.strip().partition(":")
+        role, token = role.strip().lower(), token.strip()
+        if not pair.strip():
+            problem = "is empty (a stray comma?)"
+        elif not colon:
+            problem = "has no role (no ':')"
+        elif role not in ROLES:
+            problem = f"has an unknown role (roles: {', '.join(ROLES)})"
+        elif not token:
+            problem = f"has an empty {role} token"
+        elif not all("!" <= ch <= "~" for ch in token):
+            problem = ("has a token with a space or a character outside printable ASCII, "
+                       "which no Authorization header can carry")
+        elif roles.get(token, role) != role:
+            problem = "repeats a token of another pair with another role (each token has one role)"
+        else:
+            if token not in roles:
+                roles[token] = role
+                tokens.append(ApiToken(role, token, f"{role}#{position}"))
+            continue
+        raise SettingsError(f"{where} {problem}; {TOKENS_HELP}")
+    return tuple(tokens)
+
+
 @dataclass(frozen=True)
 class WebSettings:
-    """The worker's HTTP server (views, page, ``/metrics``)."""
+    """The worker's HTTP server (views, page, ``/metrics``) and who may use it.
+
+    >>> WebSettings(api_tokens="read:abc123")
+    WebSettings(host='0.0.0.0', port=6066, advertised_host='', api_open_health=True)
+    """
 
     host: str = env_field("WEB_HOST", "0.0.0.0")
     port: int = env_field("WEB_PORT", 6066)
     # Host name other workers use to reach this one (request routing); default: hostname.
     advertised_host: str = env_field("WEB_ADVERTISED_HOST", "")
+    # Bearer tokens, "role:token,...": with none, the API is open to anyone reaching the port.
+    api_tokens: str | None = env_field("API_TOKENS", None, secret=True)
+    # /healthz and /metrics answer without a token (probes and Prometheus need no secret).
+    api_open_health: bool = env_field("API_OPEN_HEALTH", True)
+
+    @property
+    def tokens(self) -> tuple[ApiToken, ...]:
+        """The parsed :data:`api_tokens` (checked by :meth:`Settings.validate`)."""
+        return parse_api_tokens(self.api_tokens)
+
+    def client_headers(self, role: str = READ) -> dict[str, str]:
+        """Headers a client of the worker sends: a bearer token of ``role`` when there is one
+        (else another: an operate token also reads, a read token gets an honest 403), none
+        when no tokens are set.
+
+        >>> WebSettings(api_tokens="operate:def456").client_headers()
+        {'Authorization': 'Bearer def456'}
+        >>> WebSettings().client_headers()
+        {}
+        """
+        tokens = self.tokens
+        fitting = [t for t in tokens if t.role == role] or list(tokens)
+        return {"Authorization": f"Bearer {fitting[0].token}"} if fitting else {}
 
 
 @dataclass(frozen=True)
@@ -401,6 +517,7 @@ class Settings:
             if not 0 < port < 65536:
                 raise SettingsError(f"{name}={port} is not a TCP port (1-65535)")
         self.notify.validate()
+        parse_api_tokens(web.api_tokens)
         if worker.max_payload_bytes < 256:
             raise SettingsError("RELSCORE_MAX_PAYLOAD_BYTES must be at least 256")
         if worker.clock not in ("event", "wall"):

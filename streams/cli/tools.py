@@ -156,7 +156,8 @@ def cmd_customer(args: argparse.Namespace) -> int:
     base = service_url(settings)
     url = f"{base}/customers/{urllib.parse.quote(args.customer_id, safe='')}"
     try:
-        with urllib.request.urlopen(url, timeout=args.timeout) as response:
+        request = urllib.request.Request(url, headers=settings.web.client_headers())
+        with urllib.request.urlopen(request, timeout=args.timeout) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
         try:
@@ -166,6 +167,9 @@ def cmd_customer(args: argparse.Namespace) -> int:
         if exc.code == 404:
             raise CliError(f"customer {args.customer_id!r} is unknown to the service at {base}"
                            f" ({detail or 'no events seen'})", 1) from exc
+        if exc.code == 401:
+            detail = (f"{detail} (set RELSCORE_API_TOKENS=read:TOKEN to a token the service "
+                      "takes)")
         code = EXIT_UNAVAILABLE if exc.code >= 500 else EXIT_USAGE
         raise CliError(f"{url} answered {exc.code}: {detail or exc.reason}", code) from exc
     except (urllib.error.URLError, OSError) as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import sys
@@ -54,7 +55,7 @@ from streams.laptop.stack_settings import StackSettings
 from streams.laptop.webhook_inbox import WebhookInbox
 from streams.laptop.worker_process import NotifyProcess, WorkerProcess
 from streams.runtime.topic_layout import ensure_topics, required_topics
-from streams.settings import Settings
+from streams.settings import OPERATE, Settings
 from streams.tools.owner_loader import load_owners
 from streams.tools.topic_reader import read_all, wait_caught_up
 
@@ -307,7 +308,8 @@ def _free_port() -> int:
 
 def demo_settings(settings: Settings, run_dir: Path, run_id: str) -> Settings:
     """Settings whose topics, consumer group and Redis keys belong to this demo run alone;
-    the worker keeps its data under ``run_dir``."""
+    the worker keeps its data under ``run_dir``. Its API needs a token: the one
+    ``RELSCORE_API_TOKENS`` gives, else a new operate token (printed in the summary)."""
     prefix = f"demo-{run_id}."
     port = settings.web.port if _port_free(settings.web.port) else _free_port()
     notify_port = settings.notify.port if _port_free(settings.notify.port) else _free_port()
@@ -328,7 +330,23 @@ def demo_settings(settings: Settings, run_dir: Path, run_id: str) -> Settings:
         notify_port=notify_port,
         notify_page_url=f"http://127.0.0.1:{port}",
         data_dir=str(run_dir / "worker"),
+        api_tokens=settings.web.api_tokens or f"{OPERATE}:{secrets.token_urlsafe(24)}",
     )
+
+
+def demo_token(settings: Settings, demo: Settings) -> str | None:
+    """What to paste into the page: the operate token made for the demo; not shown when
+    ``RELSCORE_API_TOKENS`` (``settings``) gave the tokens: they are the user's secrets.
+
+    >>> demo = demo_settings(Settings(), Path("/tmp/r"), "r1")
+    >>> demo_token(Settings(), demo) == demo.web.tokens[0].token
+    True
+    >>> demo_token(Settings().override(api_tokens="read:mine"), demo) is None
+    True
+    """
+    if settings.web.api_tokens:
+        return None
+    return demo.web.client_headers(OPERATE)["Authorization"].removeprefix("Bearer ")
 
 
 def _say(text: str) -> None:
@@ -435,19 +453,26 @@ def _delete_redis_keys(settings: Settings) -> None:
         client.close()
 
 
-def _where_lines(demo: Settings, sim: Simulation, pid: int | None) -> list[str]:
+def _where_lines(demo: Settings, sim: Simulation, pid: int | None,
+                 token: str | None) -> list[str]:
     base = f"http://127.0.0.1:{demo.web.port}"
     some = sim.customers_of("churning")[:1] or sorted(sim.personas)[:1]
     example = some[0] if some else "CUSTOMER"
+    shown = token or "yours, from RELSCORE_API_TOKENS"
+    tokens = f"RELSCORE_API_TOKENS={OPERATE}:{token}" if token else "RELSCORE_API_TOKENS=..."
     return [
         f"  dashboard          {base}/",
+        f"  API token          {shown}",
+        "                     (paste it when the page asks; curl -H 'Authorization: Bearer "
+        "<token>' for the API; it acknowledges and snoozes too)",
         f"  at-risk list       {base}/at-risk?limit=20",
         f"  one customer       {base}/customers/{example}",
         f"  recent alerts      {base}/alerts/recent?limit=20",
         f"  metrics            {base}/metrics",
         "  from the terminal, with these settings:",
         f"    export RELSCORE_WEB_PORT={demo.web.port} "
-        f"RELSCORE_TOPIC_SCORES={demo.topics.scores} RELSCORE_TOPIC_ALERTS={demo.topics.alerts}",
+        f"RELSCORE_TOPIC_SCORES={demo.topics.scores} RELSCORE_TOPIC_ALERTS={demo.topics.alerts} "
+        f"{tokens}",
         f"    relscore customer {example}",
         "    relscore tail alerts --from-beginning",
     ]
@@ -488,6 +513,7 @@ def run_demo(
     run_id = f"{int(time.time())}-{os.getpid()}"
     run_dir = stack.run_path / f"demo-{run_id}"
     demo = demo_settings(settings, run_dir, run_id)
+    token = demo_token(settings, demo)
     worker = WorkerProcess(demo, run_dir / "worker.log")
     sim = simulate(SimSpec(customers=customers, days=days, seed=seed))
     result = DemoResult(code=1, settings=demo, simulation=sim)
@@ -513,7 +539,8 @@ def run_demo(
         mix = ", ".join(f"{len(sim.customers_of(p))} {p}" for p in PERSONAS)
         echo(f"Simulating {customers} customers ({mix}) over {days} days of event time, "
              f"{len(sim.records):,} messages at {rate:g}/s (seed {seed}).")
-        echo(f"Watch it live: http://127.0.0.1:{demo.web.port}/ (served by the worker)")
+        echo(f"Watch it live: http://127.0.0.1:{demo.web.port}/ (served by the worker; "
+             f"API token {token or 'yours, from RELSCORE_API_TOKENS'})")
         progress = ProduceProgress(total=len(sim.records), allowed=window)
         failure: list[BaseException] = []
 
@@ -559,12 +586,12 @@ def run_demo(
         if keep_worker:
             result.worker_pid = worker.process.pid if worker.process else None
             echo("The worker, Kafka and Redis keep running (--keep-stack):")
-            for line in _where_lines(demo, sim, result.worker_pid):
+            for line in _where_lines(demo, sim, result.worker_pid, token):
                 echo(line)
             echo(f"Stop: kill {result.worker_pid} (the demo worker), then `relscore stack down`.")
         else:
             echo("The dashboard and API were served by the demo's worker while it ran:")
-            for line in _where_lines(demo, sim, None)[:5]:
+            for line in _where_lines(demo, sim, None, token)[:7]:
                 echo(line)
             echo("Everything is stopped now; to keep the worker and the stack running and "
                  "explore them, run `relscore demo --keep-stack`.")

@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from streams.settings import Settings
+from streams.settings import READ, Settings
 
 
 class WorkerProcess:
@@ -31,6 +31,10 @@ class WorkerProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.settings.web.port}"
+
+    def headers(self, role: str = READ) -> dict[str, str]:
+        """What a client of this worker sends: a bearer token of ``role`` when it has tokens."""
+        return self.settings.web.client_headers(role)
 
     def start(self) -> WorkerProcess:
         """Start the worker (returns at once; see :meth:`wait_ready`)."""
@@ -66,7 +70,8 @@ class WorkerProcess:
 
     def _healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+            request = urllib.request.Request(self.url + "/healthz", headers=self.headers())
+            with urllib.request.urlopen(request, timeout=1) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False

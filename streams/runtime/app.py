@@ -28,6 +28,7 @@ from streams.kafka_clients import (
     kafka_client_config,
 )
 from streams.runtime import metrics
+from streams.runtime.access import access_middleware, announce
 from streams.runtime.band_gauge import BandCounts
 from streams.runtime.batch_scorer import BatchResult, BatchScorer, InputProgress
 from streams.runtime.broker_watchdog import watch_broker
@@ -56,6 +57,7 @@ FETCHES_AHEAD = 2
 def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
     """Build the worker's Faust app for ``settings`` and the model config ``cfg``."""
     kafka_client_config(settings.kafka)  # validates the security settings early
+    announce(settings.web)
     app = faust.App(
         settings.worker.app_id,
         broker=faust_broker_urls(settings.kafka),
@@ -78,6 +80,9 @@ def create_app(settings: Settings, cfg: ScoringConfig) -> faust.App:
         web_port=settings.web.port,
         web_bind=settings.web.host,
         web_in_thread=False,
+        # Bearer tokens on every route (streams.runtime.access): the middleware is part of
+        # the aiohttp Application from its construction, before any route is served.
+        web_application_options={"middlewares": [access_middleware(settings.web)]},
         canonical_url=f"http://{settings.web.advertised_host or socket.gethostname()}:"
         f"{settings.web.port}",
         # Faust's table, router, graph, stats and metrics pages expose table data or

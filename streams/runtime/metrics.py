@@ -121,6 +121,13 @@ COMMIT_STALLED = Gauge(
     ["topic", "partition"],
     registry=REGISTRY,
 )
+API_REFUSALS = Counter(
+    "relscore_api_refusals",
+    "HTTP requests refused by the API's access control: 401 (no or unknown token) or 403 "
+    "(a read token on an operate route).",
+    ["status"],
+    registry=REGISTRY,
+)
 BUILD = Info(
     "relscore_build",
     "What this worker runs: the scorer version and whether scorers/ is the mypyc build.",

@@ -20,7 +20,7 @@ import pytest
 from scorers.timefmt import format_ms
 from streams.laptop.webhook_inbox import WebhookInbox
 from streams.laptop.worker_process import NotifyProcess, WorkerProcess
-from streams.settings import Settings
+from streams.settings import OPERATE, Settings
 from streams.tools.topic_reader import read_records
 from tests.support.notify_support import (
     alert,
@@ -40,7 +40,8 @@ StartWorker = Callable[..., WorkerProcess]
 def post(worker: WorkerProcess, alert_id: str, action: str, **query: str) -> tuple[int, Any]:
     path = f"/alerts/{urllib.parse.quote(alert_id, safe='')}/{action}"
     url = worker.url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
-    request = urllib.request.Request(url, method="POST", data=b"")
+    request = urllib.request.Request(url, method="POST", data=b"",
+                                     headers=worker.headers(OPERATE))
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -49,7 +50,9 @@ def post(worker: WorkerProcess, alert_id: str, action: str, **query: str) -> tup
 
 
 def recent(worker: WorkerProcess) -> dict[str, dict[str, Any]]:
-    with urllib.request.urlopen(worker.url + "/alerts/recent?limit=50", timeout=10) as response:
+    request = urllib.request.Request(worker.url + "/alerts/recent?limit=50",
+                                     headers=worker.headers())
+    with urllib.request.urlopen(request, timeout=10) as response:
         return {a["alert_id"]: a for a in json.loads(response.read())["alerts"]}
 
 

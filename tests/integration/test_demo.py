@@ -84,6 +84,14 @@ def test_the_demo_summary_matches_the_output_topics(
         assert "score path: " in text and " -> " in text
         assert "events/s" in text and "lag:" in text
         assert f"http://127.0.0.1:{demo.web.port}/" in text
+        # The demo's worker needed a token, made for the run, printed for the page.
+        (token,) = demo.web.tokens
+        assert token.role == "operate" and len(token.token) >= 32
+        assert f"  API token          {token.token}" in text
+        worker_log = (Path(own_run_dir.run_path)
+                      / f"demo-{demo.worker.app_id.removeprefix('relscore-demo-')}"
+                      / "worker.log")
+        assert token.token not in worker_log.read_text(errors="replace")
         assert "relscore demo --keep-stack" in text
 
         # Every alert reached the local webhook, once, signed, told by owner.

@@ -5,7 +5,8 @@
 (b) a wrong Kafka password (or an untrusted broker certificate) stops `relscore worker` within
     seconds, with a message that names the problem and no traceback;
 (c) a wrong Redis password does not stop scoring: the projector counts its errors;
-(d) no secret reaches the worker's log (stdout and stderr), its /metrics or a settings repr;
+(d) no secret (also the API's bearer tokens) reaches the worker's log (stdout and stderr),
+    its /metrics or a settings repr;
 (e) RELSCORE_WEB_HOST=127.0.0.1 binds the web server to loopback only;
 (f) relscore notify keeps webhook URLs, signing secrets and SMTP passwords out of its log,
     /metrics, /healthz, its dead letters and its refusals.
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -42,6 +44,8 @@ from tests.support.secure_fixtures import (
 from tests.support.secure_servers import TlsFiles
 
 pytestmark = pytest.mark.integration
+
+API_TOKENS = f"read:{SENTINEL}-api-read,operate:{SENTINEL}-api-operate"
 
 WORKER_START_S = 120.0
 FAIL_FAST_S = 60.0
@@ -95,7 +99,7 @@ def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def scoring(secure_stack: Settings, work_dir: Path) -> Iterator[tuple[Settings, WorkerProcess]]:
     """One worker on the secured services with the right credentials, for (a), (d), (e)."""
-    settings = isolated(secure_stack, work_dir)
+    settings = isolated(secure_stack, work_dir, api_tokens=API_TOKENS)
     worker = WorkerProcess(settings, work_dir / "worker-ok.log")
     try:
         worker.start().wait_ready(WORKER_START_S)
@@ -154,6 +158,17 @@ def test_web_host_binds_loopback_only(scoring: tuple[Settings, WorkerProcess]) -
 
 def test_no_secret_in_log_metrics_or_repr(scoring: tuple[Settings, WorkerProcess]) -> None:
     settings, worker = scoring
+    # The API's tokens in use: refused (401, 403) and taken, with nothing of them in the log.
+    for path, headers, method in (
+            ("/at-risk", {"Authorization": f"Bearer {SENTINEL}-wrong"}, "GET"),
+            ("/at-risk", worker.headers(), "GET"),
+            ("/alerts/x:below_threshold:2026-01-01T00:00:00Z/ack", worker.headers(), "POST")):
+        request = urllib.request.Request(worker.url + path, headers=headers, method=method,
+                                         data=b"" if method == "POST" else None)
+        try:
+            urllib.request.urlopen(request, timeout=10).close()
+        except urllib.error.HTTPError as exc:
+            assert_no_secret(f"the {exc.code} answer to {path}", exc.read().decode())
     assert_no_secret("/metrics", metrics_text(worker))
     assert_no_secret("repr(Settings)", repr(settings))
     assert_no_secret("str(Settings)", str(settings))

@@ -28,6 +28,7 @@ from streams.settings import Settings, SettingsError, redact_url
 SENTINEL = "S3NT1NEL"
 KAFKA_PASSWORD = f"{SENTINEL}-kafka-7d1"
 REDIS_PASSWORD = f"{SENTINEL}-redis-4c2"
+API_TOKENS = f"read:{SENTINEL}-api-r1,operate:{SENTINEL}-api-o1"
 
 
 def forms(secret: str) -> set[str]:
@@ -49,6 +50,7 @@ def sasl_settings(**changes: object) -> Settings:
         kafka_sasl_password=KAFKA_PASSWORD,
         redis_url=f"redis://relscore:{REDIS_PASSWORD}@localhost:16379/0",
         web_host="127.0.0.1",
+        api_tokens=API_TOKENS,
     )
     return base.override(**changes)
 
