@@ -124,6 +124,30 @@ def memory_for_days(settings: Settings, message: dict[str, Any], days: int,
     return asyncio.run(put())
 
 
+def check_changes(scores: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> None:
+    """The worker's ``change``: it names components whose value moved, adds up to the score's
+    move, and the urgent tickets of the churning customers show as a fall of support."""
+    by_step: dict[tuple[str, str], list[Any]] = {}
+    for m in scores:
+        by_step.setdefault((m["customer_id"], m["as_of"]), []).append(m["change"])
+    support_falls = []
+    for message in scores:
+        change = message["change"]
+        if message["previous_score"] is None:
+            assert change == [], message
+            continue
+        moved = message["score"] - message["previous_score"]
+        assert abs(sum(e["points"] for e in change) - moved) <= 1.0, message
+        for entry in change:
+            assert entry["to"] == message["components"][entry["component"]]
+            assert entry["text"].startswith(f"{entry['points']:+.1f}: {entry['component']} ")
+        support_falls += [e for e in change if e["component"] == "support" and e["points"] < 0
+                          and "urgent" in e["detail"]]
+    assert support_falls, "no score message named support's fall under urgent tickets"
+    for alert in alerts:
+        assert alert["change"] in by_step[(alert["customer_id"], alert["as_of"])], alert
+
+
 def test_history_population_search_and_at_risk_after_120_days(
     settings: Settings, start_worker: StartWorker, produce: EventProducer
 ) -> None:
@@ -137,6 +161,7 @@ def test_history_population_search_and_at_risk_after_120_days(
     alerts = read_all(settings, settings.topics.alerts)
     expected = expected_days(scores)
     assert set(expected) == {"loyal-0", "loyal-1", "churning-0", "churning-1"}
+    check_changes(scores, alerts)
 
     def history(cid: str, days: int) -> dict[str, Any]:
         status, body = get_json(f"{worker.url}/customers/{urllib.parse.quote(cid)}/history"
