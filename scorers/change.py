@@ -94,31 +94,60 @@ def change_since(previous: float | None, lost: list[float | None] | None,
     >>> change_since(None, None, None, after)
     []
     """
-    if previous is None or lost is None:
-        return []
-    before_components = components or {}
+    return step_change(previous, lost, components, evaluation)[0]
+
+
+def step_change(previous: float | None, lost: list[float | None] | None,
+                components: dict[str, float | None] | None,
+                evaluation: Evaluation) -> tuple[list[dict[str, Any]], list[float | None]]:
+    """:func:`change_since` and :func:`lost_points` in one pass: what the scorer publishes
+    and what it keeps for the next change.
+
+    Examples:
+
+    >>> from scorers.config import DEFAULT_CONFIG as cfg
+    >>> from scorers.model import evaluate
+    >>> from scorers.state import CustomerState
+    >>> t0 = 1_795_168_800_000
+    >>> state = CustomerState("c-42", first_ts=t0, ref_ts=t0, products={"crm": t0})
+    >>> step_change(None, None, None, evaluate(state, t0, cfg))
+    ([], [None, 75.0, None, None, None, None])
+    """
     losses = evaluation.losses
-    moves: dict[str, float] = {}
-    for index, name in enumerate(COMPONENTS):
-        old = lost[index] if index < len(lost) else None
+    new_lost: list[float | None] = []
+    for name in COMPONENTS:
         loss = losses.get(name)
-        new = None if loss is None else round(loss.points, 2)
-        if old is not None or new is not None:
-            moves[name] = (old or 0.0) - (new or 0.0)
-    named = [name for name in moves
-             if before_components.get(name) != evaluation.components.get(name)]
+        new_lost.append(None if loss is None else round(loss.points, 2))
+    if previous is None or lost is None:
+        return [], new_lost
+    before_components = components or {}
+    now_components = evaluation.components
+    named: list[str] = []
+    named_moves: list[float] = []
+    for name, old, new in zip(COMPONENTS, lost, new_lost, strict=False):
+        if (old is not None or new is not None) and (
+                before_components.get(name) != now_components.get(name)):
+            named.append(name)
+            named_moves.append((0.0 if old is None else old) - (0.0 if new is None else new))
     if not named:  # only the weights moved (a new segment): every share is a move of its own
-        named = list(moves)
-    total = evaluation.score - previous
-    own = sum(abs(moves[name]) for name in named)
+        for name, old, new in zip(COMPONENTS, lost, new_lost, strict=False):
+            if old is not None or new is not None:
+                named.append(name)
+                named_moves.append((0.0 if old is None else old) - (0.0 if new is None else new))
+    if not named:
+        return [], new_lost
+    residual = (evaluation.score - previous) - sum(named_moves)
+    own = 0.0
+    for move in named_moves:
+        own += abs(move)
     entries: list[tuple[float, str, dict[str, Any]]] = []
-    for name in named:
-        share = abs(moves[name]) / own if own > 0 else 1.0 / len(named)
-        points = round(moves[name] + (total - sum(moves[n] for n in named)) * share, 1)
+    for name, move in zip(named, named_moves, strict=True):
+        share = abs(move) / own if own > 0 else 1.0 / len(named)
+        points = round(move + residual * share, 1)
         if abs(points) < MIN_POINTS:
             continue
         before = before_components.get(name)
-        after = evaluation.components.get(name)
+        after = now_components.get(name)
         loss = losses.get(name)
         detail = "" if loss is None else loss.detail
         entries.append((-abs(points), name, {
@@ -126,4 +155,4 @@ def change_since(previous: float | None, lost: list[float | None] | None,
             "text": change_text(name, points, before, after, detail),
         }))
     entries.sort(key=lambda entry: (entry[0], entry[1]))
-    return [entry for _, _, entry in entries]
+    return [entry for _, _, entry in entries], new_lost

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scorers.config import COMPONENTS, DAY_MS, HOUR_MS, PRIORITIES, ScoringConfig
@@ -40,12 +40,15 @@ class Part:
     loss: float
     template: str
     args: tuple[Any, ...]
+    # the formatted sentence, once asked for (a driver and a change may both want it)
+    text: str | None = field(default=None, compare=False, repr=False)
 
     # An explicit __init__: mypyc compiles it, not the one dataclass generates at import.
     def __init__(self, loss: float, template: str, args: tuple[Any, ...] = ()) -> None:
         self.loss = loss
         self.template = template
         self.args = args
+        self.text = None
 
     @property
     def detail(self) -> str:
@@ -58,7 +61,9 @@ class Part:
         >>> Part(9.0, "spend steady, not growing, against its long-run rate").detail
         'spend steady, not growing, against its long-run rate'
         """
-        return self.template.format(*self.args) if self.args else self.template
+        if self.text is None:
+            self.text = self.template.format(*self.args) if self.args else self.template
+        return self.text
 
 
 class _Lazy:
@@ -135,28 +140,36 @@ class Driver:
 @dataclass(slots=True, init=False)
 class Loss:
     """The ``points`` of the composite a component costs and why: ``detail``, the sentence of
-    its worst ``part`` (formatted on use; empty when nothing in it lost points).
+    the worst part of its ``result`` (of its cap when ``capped``), found and formatted only on
+    use; empty when nothing in it lost points.
 
     Examples:
 
-    >>> loss = Loss(16.2, Part(40.0, "{} urgent tickets open past SLA", (2,)))
+    >>> result = ComponentResult(41.0, (Part(40.0, "{} urgent tickets open past SLA", (2,)),),
+    ...                          last_data_ts=None)
+    >>> loss = Loss(16.2, result, capped=False)
     >>> loss.points, loss.detail
     (16.2, '2 urgent tickets open past SLA')
-    >>> Loss(0.0, None).detail
+    >>> Loss(0.0, ComponentResult(100.0, (), last_data_ts=None), capped=False).detail
     ''
     """
 
     points: float
-    part: Part | None
+    result: ComponentResult
+    capped: bool
 
     # An explicit __init__: mypyc compiles it, not the one dataclass generates at import.
-    def __init__(self, points: float, part: Part | None) -> None:
+    def __init__(self, points: float, result: ComponentResult, capped: bool) -> None:
         self.points = points
-        self.part = part
+        self.result = result
+        self.capped = capped
 
     @property
     def detail(self) -> str:
-        return "" if self.part is None else self.part.detail
+        if self.capped and self.result.cap is not None:
+            return self.result.cap.detail
+        worst = _worst_part(self.result)
+        return "" if worst is None else worst.detail
 
 
 class Evaluation:
@@ -841,11 +854,10 @@ def _losses(present: dict[str, ComponentResult], weights: Mapping[str, float],
         if name == "support" and others is not None:
             value = min(value, others)
         points = weights[name] / weight_sum * (100.0 - value)
-        worst = _worst_part(result)
-        if capped is not None and capped[0] == name and result.cap is not None:
+        caps = capped is not None and capped[0] == name and result.cap is not None
+        if caps and capped is not None:
             points += capped[1]
-            worst = result.cap
-        out[name] = Loss(points, worst)
+        out[name] = Loss(points, result, caps)
     return out
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scorers.alerts import check_alerts
-from scorers.change import change_since, lost_points
+from scorers.change import step_change
 from scorers.config import ScoringConfig
 from scorers.events import Event, InteractionEvent, PurchaseEvent, TicketEvent
 from scorers.model import Evaluation, band_of, evaluate, ticket_load
@@ -282,14 +282,14 @@ def _publish(s: CustomerState, at: int, reason: str, cfg: ScoringConfig) -> Outp
         reason == EVENT and (evaluation.components != s.components or lifts_hold))
     if changed:
         previous = s.score
-        change = change_since(previous, s.lost, s.components, evaluation)
+        change, lost = step_change(previous, s.lost, s.components, evaluation)
         outputs.alerts = check_alerts(s, evaluation, score, previous, cfg.alerts)
         for alert in outputs.alerts:
             alert["change"] = change
         outputs.scores.append(score_message(s, evaluation, score, previous, reason, cfg, change))
         s.score = score
         s.components = evaluation.components
-        s.lost = lost_points(evaluation)
+        s.lost = lost
     s.next_due = next_check_ms(s, evaluation, cfg)
     return outputs
 
