@@ -7,11 +7,12 @@ orders and replaces by a string prefix, without decoding JSON), then a JSON arra
 ``[score, band, components]``. ``as_of`` is not stored: it is the ms rendered as
 the scorer renders it (:func:`scorers.timefmt.format_ms`).
 
-The script (:data:`PUT_POINT`) replaces the element of the same day when the new point's
-as_of is later or equal, inserts a new day in its place (usually the tail), trims the list to
-the newest :data:`HISTORY_DAYS` days, and ignores a day older than a full list's oldest:
-re-projecting or redelivering a message leaves the list as it was (idempotent), whatever the
-batching.
+The script (:data:`PUT_POINT`, many points a call: ``KEYS`` the history lists, ``ARGV`` the
+number of days to keep, then the elements) replaces the element of the same day when the new
+point's as_of is later or equal, inserts a new day in its place (usually the tail), trims the
+list to the newest :data:`HISTORY_DAYS` days, and ignores a day older than a full list's
+oldest: re-projecting or redelivering a message leaves the list as it was (idempotent),
+whatever the batching.
 
 ``{prefix}alerts:{id}`` is a sorted set of the customer's alerts scored by as_of ms, member
 ``alert_id \\t json`` (a re-sent alert replaces its copy), at most :data:`MAX_ALERTS`.
@@ -35,35 +36,42 @@ PREFIX_CHARS = 18  # 5 digits of day, 13 of epoch ms
 
 # KEYS[1] history list; ARGV: day (5 digits), ms (13 digits), element, max days.
 PUT_POINT = """
-local key, day, ms, elem, keep = KEYS[1], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local n = redis.call('LLEN', key)
-local i = n - 1
-while i >= 0 do
-  local cur = redis.call('LINDEX', key, i)
-  local cday = string.sub(cur, 1, 5)
-  if cday == day then
-    if string.sub(cur, 6, 18) <= ms then
-      redis.call('LSET', key, i, elem)
-      return 1
+local keep = tonumber(ARGV[1])
+local function put(key, day, ms, elem)
+  local n = redis.call('LLEN', key)
+  local i = n - 1
+  while i >= 0 do
+    local cur = redis.call('LINDEX', key, i)
+    local cday = string.sub(cur, 1, 5)
+    if cday == day then
+      if string.sub(cur, 6, 18) <= ms then
+        redis.call('LSET', key, i, elem)
+      end
+      return
+    elseif cday < day then
+      if i == n - 1 then
+        redis.call('RPUSH', key, elem)
+      else
+        redis.call('LINSERT', key, 'AFTER', cur, elem)
+      end
+      redis.call('LTRIM', key, -keep, -1)
+      return
     end
-    return 0
-  elseif cday < day then
-    if i == n - 1 then
-      redis.call('RPUSH', key, elem)
-    else
-      redis.call('LINSERT', key, 'AFTER', cur, elem)
-    end
-    redis.call('LTRIM', key, -keep, -1)
-    return 1
+    i = i - 1
   end
-  i = i - 1
+  if n < keep then
+    redis.call('LPUSH', key, elem)
+  end
 end
-if n >= keep then
-  return 0
+for k = 1, #KEYS do
+  local elem = ARGV[k + 1]
+  put(KEYS[k], string.sub(elem, 1, 5), string.sub(elem, 6, 18), elem)
 end
-redis.call('LPUSH', key, elem)
-return 1
+return #KEYS
 """
+# Points per script call: one call carries many (the projector's Python side then packs one
+# command, not one per point), and a call stays short enough not to hold Redis up.
+POINTS_PER_CALL = 200
 
 # KEYS[1] alerts zset; ARGV: as_of ms, alert id, member, max alerts.
 PUT_ALERT = """

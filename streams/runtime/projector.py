@@ -39,6 +39,7 @@ from streams.runtime import metrics
 from streams.runtime.history import (
     HISTORY_DAYS,
     MAX_ALERTS,
+    POINTS_PER_CALL,
     PUT_ALERT,
     PUT_POINT,
     alert_member,
@@ -87,22 +88,40 @@ def hash_fields(message: Mapping[str, Any]) -> dict[str, str]:
     return fields
 
 
+# Members per sorted-set command: one command for many customers costs the client a fraction
+# of one per customer (redis-py packs every command in Python).
+MEMBERS_PER_COMMAND = 1000
+
+
+def _chunks(items: list[Any]) -> list[list[Any]]:
+    return [items[i:i + MEMBERS_PER_COMMAND] for i in range(0, len(items), MEMBERS_PER_COMMAND)]
+
+
 async def write_batch(
     client: aioredis.Redis, prefix: str, threshold: float, batch: Mapping[str, Mapping[str, Any]]
 ) -> None:
-    """Write the latest score message of each customer in ``batch`` in one pipeline."""
+    """Write the latest score message of each customer in ``batch`` in one pipeline: its hash,
+    then the sorted sets, many customers per command."""
+    at_risk: list[tuple[str, float]] = []
+    safe: list[str] = []
     async with client.pipeline(transaction=False) as pipe:
         for customer, message in batch.items():
             key = customer_key(prefix, customer)
             pipe.delete(key)
             pipe.hset(key, mapping=cast(Any, hash_fields(message)))
-            pipe.zadd(f"{prefix}scores", {customer: message["score"]})
-            pipe.zadd(ids_key(prefix), {customer: 0})
             # At risk: under the threshold with the evidence to page (not on alert_hold).
             if message["score"] < threshold and not message.get("alert_hold"):
-                pipe.zadd(f"{prefix}at_risk", {customer: message["score"]})
+                at_risk.append((customer, message["score"]))
             else:
-                pipe.zrem(f"{prefix}at_risk", customer)
+                safe.append(customer)
+        for chunk in _chunks(list(batch.items())):
+            pipe.zadd(f"{prefix}scores", {customer: message["score"] for customer, message in
+                                          chunk})
+            pipe.zadd(ids_key(prefix), dict.fromkeys((customer for customer, _ in chunk), 0))
+        for risky in _chunks(at_risk):
+            pipe.zadd(f"{prefix}at_risk", dict(risky))
+        for fine in _chunks(safe):
+            pipe.zrem(f"{prefix}at_risk", *fine)
         await pipe.execute()
 
 
@@ -120,9 +139,11 @@ async def write_history(pipe: Any, scripts: Scripts, prefix: str,
                         alerts: Mapping[str, tuple[str, int, str]]) -> None:
     """Queue the daily points ``(customer, day) -> element`` and the alerts
     ``alert_id -> (customer, as_of ms, member)`` on ``pipe``."""
-    for (customer, day), element in points.items():
-        await scripts.put_point(keys=[history_key(prefix, customer)],
-                                args=[f"{day:05d}", element[5:18], element, HISTORY_DAYS],
+    items = list(points.items())
+    for start in range(0, len(items), POINTS_PER_CALL):
+        chunk = items[start:start + POINTS_PER_CALL]
+        await scripts.put_point(keys=[history_key(prefix, customer) for (customer, _), _ in chunk],
+                                args=[HISTORY_DAYS, *(element for _, element in chunk)],
                                 client=pipe)
     for alert_id, (customer, ms, member) in alerts.items():
         await scripts.put_alert(keys=[alerts_key(prefix, customer)],
