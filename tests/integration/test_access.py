@@ -9,8 +9,11 @@ too without this file changing.
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,15 +21,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiohttp.web import StaticResource
 
-from scorers.config import DEFAULT_CONFIG
 from streams.laptop.worker_process import WorkerProcess
 from streams.runtime.access import HEALTH_PAGES, OPERATE_ROUTES
-from streams.runtime.app import create_app
 from streams.settings import Settings
 from streams.tools.topic_reader import read_records
 from tests.support.notify_support import alert, produce_alerts, wait_until
+from tests.support.stack_fixtures import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -62,20 +63,36 @@ def call(worker: WorkerProcess, method: str, path: str, token: str | None = None
 
 
 _ROUTES: list[tuple[str, str]] = []
+# Builds the worker's app and prints its routes: in a process of its own, since the app's
+# metrics register process-wide and the unit tests build the app in this one.
+ROUTES_SCRIPT = """
+import json
+from aiohttp.web import StaticResource
+from scorers.config import DEFAULT_CONFIG
+from streams.runtime.app import create_app
+from streams.settings import Settings
+app = create_app(Settings.from_env(), DEFAULT_CONFIG)
+routes = set()
+for route in app.web.web_app.router.routes():
+    resource = route.resource
+    slash = "/" if isinstance(resource, StaticResource) else ""
+    routes.add((route.method, resource.canonical + slash))
+print(json.dumps(sorted(routes)))
+"""
 
 
 def worker_routes(settings: Settings) -> list[tuple[str, str]]:
-    """``(method, canonical pattern)`` of every route of the worker's web application (built
-    once: its metrics are process-wide, and the routes do not depend on the settings)."""
+    """``(method, canonical pattern)`` of every route of the worker's web application, built
+    from these settings by :func:`streams.runtime.app.create_app` in a child process (once:
+    the routes do not depend on the settings)."""
     if _ROUTES:
         return list(_ROUTES)
-    app = create_app(settings, DEFAULT_CONFIG)
-    routes = []
-    for route in app.web.web_app.router.routes():  # type: ignore[attr-defined]
-        resource = route.resource
-        pattern = resource.canonical + ("/" if isinstance(resource, StaticResource) else "")
-        routes.append((route.method, pattern))
-    _ROUTES.extend(sorted(set(routes)))
+    done = subprocess.run([sys.executable, "-c", ROUTES_SCRIPT], capture_output=True,
+                          text=True, timeout=120, check=False, cwd=ROOT,
+                          env={**os.environ, **settings.to_env()})
+    assert done.returncode == 0, done.stderr[-3000:]
+    _ROUTES.extend((method, pattern) for method, pattern in
+                   json.loads(done.stdout.strip().splitlines()[-1]))
     return list(_ROUTES)
 
 
