@@ -100,7 +100,7 @@ def change_since(previous: float | None, lost: list[float | None] | None,
 def step_change(previous: float | None, lost: list[float | None] | None,
                 components: dict[str, float | None] | None,
                 evaluation: Evaluation) -> tuple[list[dict[str, Any]], list[float | None]]:
-    """:func:`change_since` and :func:`lost_points` in one pass: what the scorer publishes
+    """:func:`change_since` and :func:`lost_points` together: what the scorer publishes
     and what it keeps for the next change.
 
     Examples:
@@ -113,13 +113,10 @@ def step_change(previous: float | None, lost: list[float | None] | None,
     >>> step_change(None, None, None, evaluate(state, t0, cfg))
     ([], [None, 75.0, None, None, None, None])
     """
-    losses = evaluation.losses
-    new_lost: list[float | None] = []
-    for name in COMPONENTS:
-        loss = losses.get(name)
-        new_lost.append(None if loss is None else round(loss.points, 2))
+    new_lost = lost_points(evaluation)
     if previous is None or lost is None:
         return [], new_lost
+    losses = evaluation.losses
     before_components = components or {}
     now_components = evaluation.components
     named: list[str] = []

@@ -21,6 +21,7 @@ from faust.web import Request, Response, View
 from redis.exceptions import RedisError
 
 from scorers.events import InvalidEvent, normalise_customer_id
+from scorers.model import BAND_NAMES
 from scorers.timefmt import parse_rfc3339_ms
 from streams.runtime.history import (
     DAY_MS,
@@ -29,18 +30,17 @@ from streams.runtime.history import (
     day_text,
     decode_alert,
     decode_point,
-    element_ms,
     history_key,
 )
 from streams.runtime.owner_directory import OwnerDirectory
 from streams.runtime.population import (
-    BAND_NAMES,
     decode_day,
     histogram,
     histogram_ranges,
     population_key,
 )
 from streams.runtime.projector import customer_key, ids_key
+from streams.runtime.query import BadParameter, int_parameter
 from streams.runtime.trend import below_since, change_over
 from streams.settings import Settings
 
@@ -53,37 +53,6 @@ MAX_SEARCH = 100
 DEFAULT_SEARCH = 20
 MAX_QUERY_CHARS = 128
 RETRY_S = 2.0
-
-
-class BadParameter(ValueError):
-    """A query parameter out of its range: ``code`` and a detail that says what is allowed."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-
-
-def int_parameter(query: Mapping[str, str], name: str, default: int, low: int,
-                  high: int) -> int:
-    """The integer query parameter ``name`` in ``low..high``, or ``default`` when absent.
-
-    >>> int_parameter({"days": "30"}, "days", 90, 1, 430), int_parameter({}, "days", 90, 1, 430)
-    (30, 90)
-    >>> int_parameter({"days": "0"}, "days", 90, 1, 430)
-    Traceback (most recent call last):
-    ...
-    streams.runtime.history_views.BadParameter: days must be an integer 1..430, got '0'
-    """
-    raw = query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise BadParameter(f"bad_{name}", f"{name} must be an integer {low}..{high}, got {raw!r}")
-    return value
 
 
 def window(elements: list[bytes], days: int) -> list[bytes]:
@@ -124,11 +93,9 @@ def trend_columns(fields: Mapping[str, str], elements: list[bytes], complete: bo
     >>> cols["change_7d"], cols["change_30d"], cols["below_since"], len(cols["spark"])
     (-20.0, None, '1970-01-06T00:00:00Z', 3)
     """
-    spark = [(element_ms(e), float(orjson.loads(e[18:])[0])) for e in window(elements,
-                                                                            SPARK_DAYS)]
-    out: dict[str, Any] = {"spark": [[decode_point(e)["as_of"], score]
-                                     for e, (_, score) in zip(window(elements, SPARK_DAYS),
-                                                              spark, strict=True)],
+    points = [decode_point(e) for e in window(elements, SPARK_DAYS)]
+    spark = [(parse_rfc3339_ms(p["as_of"]), float(p["score"])) for p in points]
+    out: dict[str, Any] = {"spark": [[p["as_of"], p["score"]] for p in points],
                            "change_7d": None, "change_30d": None, "below_since": None}
     if fields.get("as_of") and fields.get("score"):
         now_ms, now = parse_rfc3339_ms(fields["as_of"]), float(fields["score"])
@@ -140,19 +107,20 @@ def trend_columns(fields: Mapping[str, str], elements: list[bytes], complete: bo
 
 
 async def at_risk_trends(client: Any, prefix: str, items: list[dict[str, Any]],
-                         owners: OwnerDirectory, threshold: float) -> None:
+                         hashes: list[Mapping[bytes, bytes]], owners: OwnerDirectory,
+                         threshold: float) -> None:
     """Add segment, owner, spark, change_7d, change_30d, below_since and change to the
-    ``/at-risk`` rows (Redis errors propagate)."""
+    ``/at-risk`` rows, whose customer hashes ``/at-risk`` has read already (Redis errors
+    propagate)."""
     async with client.pipeline(transaction=False) as pipe:
         for item in items:
             cid = item["customer_id"]
-            pipe.hgetall(customer_key(prefix, cid))
             pipe.lrange(history_key(prefix, cid), -SPARK_DAYS, -1)
             pipe.llen(history_key(prefix, cid))
             pipe.zrange(alerts_key(prefix, cid), -RECENT_ALERTS, -1)
         replies = await pipe.execute()
-    for n, item in enumerate(items):
-        raw, elements, length, alerts = replies[4 * n: 4 * n + 4]
+    for n, (item, raw) in enumerate(zip(items, hashes, strict=True)):
+        elements, length, alerts = replies[3 * n: 3 * n + 3]
         fields = text_fields(raw)
         owner = owners.get(item["customer_id"])
         item["segment"] = fields.get("segment") or None

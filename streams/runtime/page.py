@@ -41,6 +41,7 @@ from streams.runtime.alert_actions import (
     apply_action,
     new_action,
 )
+from streams.runtime.query import BadParameter, int_parameter
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -238,15 +239,10 @@ def register_page(app: faust.App, settings: Settings) -> RecentAlerts:
     @app.page("/alerts/recent")
     class Recent(View):
         async def get(self, request: Request) -> Response:
-            raw = request.query.get("limit", str(DEFAULT_RECENT))
             try:
-                limit = int(raw)
-            except ValueError:
-                limit = 0
-            if not 1 <= limit <= MAX_RECENT:
-                return self.json({"error": "bad_limit",
-                                  "detail": f"limit must be an integer 1..{MAX_RECENT}, "
-                                            f"got {raw!r}"}, status=400)
+                limit = int_parameter(request.query, "limit", DEFAULT_RECENT, 1, MAX_RECENT)
+            except BadParameter as exc:
+                return self.json({"error": exc.code, "detail": str(exc)}, status=400)
             now = _now_ms()
             return self.json({"alerts": [{**alert, **book.state(str(alert.get("alert_id")), now)}
                                          for alert in recent.latest(limit)]})

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scorers.model import BANDS
+from scorers.model import BAND_NAMES, BANDS
 
-BAND_NAMES = ("excellent", "good", "fair", "poor")
 BUCKETS = 10
 
 # KEYS[1] scores zset, KEYS[2] population zset; ARGV: first day, last day, days kept,

@@ -97,32 +97,29 @@ def _chunks(items: list[Any]) -> list[list[Any]]:
     return [items[i:i + MEMBERS_PER_COMMAND] for i in range(0, len(items), MEMBERS_PER_COMMAND)]
 
 
-async def write_batch(
-    client: aioredis.Redis, prefix: str, threshold: float, batch: Mapping[str, Mapping[str, Any]]
-) -> None:
-    """Write the latest score message of each customer in ``batch`` in one pipeline: its hash,
+def queue_batch(pipe: Any, prefix: str, threshold: float,
+                batch: Mapping[str, Mapping[str, Any]]) -> None:
+    """Queue on ``pipe`` the latest score message of each customer in ``batch``: its hash,
     then the sorted sets, many customers per command."""
     at_risk: list[tuple[str, float]] = []
     safe: list[str] = []
-    async with client.pipeline(transaction=False) as pipe:
-        for customer, message in batch.items():
-            key = customer_key(prefix, customer)
-            pipe.delete(key)
-            pipe.hset(key, mapping=cast(Any, hash_fields(message)))
-            # At risk: under the threshold with the evidence to page (not on alert_hold).
-            if message["score"] < threshold and not message.get("alert_hold"):
-                at_risk.append((customer, message["score"]))
-            else:
-                safe.append(customer)
-        for chunk in _chunks(list(batch.items())):
-            pipe.zadd(f"{prefix}scores", {customer: message["score"] for customer, message in
-                                          chunk})
-            pipe.zadd(ids_key(prefix), dict.fromkeys((customer for customer, _ in chunk), 0))
-        for risky in _chunks(at_risk):
-            pipe.zadd(f"{prefix}at_risk", dict(risky))
-        for fine in _chunks(safe):
-            pipe.zrem(f"{prefix}at_risk", *fine)
-        await pipe.execute()
+    for customer, message in batch.items():
+        key = customer_key(prefix, customer)
+        pipe.delete(key)
+        pipe.hset(key, mapping=cast(Any, hash_fields(message)))
+        # At risk: under the threshold with the evidence to page (not on alert_hold).
+        if message["score"] < threshold and not message.get("alert_hold"):
+            at_risk.append((customer, message["score"]))
+        else:
+            safe.append(customer)
+    for chunk in _chunks(list(batch.items())):
+        pipe.zadd(f"{prefix}scores", {customer: message["score"] for customer, message in
+                                      chunk})
+        pipe.zadd(ids_key(prefix), dict.fromkeys((customer for customer, _ in chunk), 0))
+    for risky in _chunks(at_risk):
+        pipe.zadd(f"{prefix}at_risk", dict(risky))
+    for fine in _chunks(safe):
+        pipe.zrem(f"{prefix}at_risk", *fine)
 
 
 class Scripts:
@@ -331,11 +328,10 @@ class RedisProjector:
         markers = [self._marker(tp) for tp in self.offsets]
         prefix = self.settings.redis.prefix
         try:
-            await write_batch(client, prefix, self.threshold, batch)
-            if self.points or self.alerts:
-                async with client.pipeline(transaction=False) as pipe:
-                    await write_history(pipe, self.scripts, prefix, self.points, self.alerts)
-                    await pipe.execute()
+            async with client.pipeline(transaction=False) as pipe:
+                queue_batch(pipe, prefix, self.threshold, batch)
+                await write_history(pipe, self.scripts, prefix, self.points, self.alerts)
+                await pipe.execute()
             if markers:
                 await client.mset(dict.fromkeys(markers, b"1"))
         except (RedisError, OSError) as exc:

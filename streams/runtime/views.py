@@ -26,6 +26,7 @@ from scorers.state import CustomerState
 from streams.runtime.history_views import at_risk_trends, register_history_views
 from streams.runtime.page import register_page
 from streams.runtime.projector import customer_key, redis_client
+from streams.runtime.query import BadParameter, int_parameter
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,14 +108,10 @@ def register_views(app: faust.App, settings: Settings, cfg: ScoringConfig,
     @app.page("/at-risk")
     class AtRisk(View):
         async def get(self, request: Request) -> Response:
-            raw_limit = request.query.get("limit", str(DEFAULT_AT_RISK))
             try:
-                limit = int(raw_limit)
-            except ValueError:
-                limit = 0
-            if not 1 <= limit <= MAX_AT_RISK:
-                return error(self, 400, "bad_limit",
-                             f"limit must be an integer 1..{MAX_AT_RISK}, got {raw_limit!r}")
+                limit = int_parameter(request.query, "limit", DEFAULT_AT_RISK, 1, MAX_AT_RISK)
+            except BadParameter as exc:
+                return error(self, 400, exc.code, str(exc))
             prefix = settings.redis.prefix
             try:
                 client = redis()
@@ -124,7 +121,8 @@ def register_views(app: faust.App, settings: Settings, cfg: ScoringConfig,
                         pipe.hgetall(customer_key(prefix, member.decode()))
                     details = await pipe.execute()
                 customers = decode_at_risk(rows, details)
-                await at_risk_trends(client, prefix, customers, owners, cfg.alerts.threshold)
+                await at_risk_trends(client, prefix, customers, details, owners,
+                                     cfg.alerts.threshold)
             except (RedisError, OSError) as exc:
                 log.warning("at-risk query failed: %s", exc.__class__.__name__)
                 return error(self, 503, "read_model_unavailable",
